@@ -1,7 +1,9 @@
 """``make bench``: measure the harness's own performance figures into results/bench.json.
 
 Each figure is a ratio measured in one process and one run (the machines are shared and noisy),
-steady state: after model load and warm-up. See the README's "Benchmarks" section.
+steady state: after model load and warm-up. See the README's "Benchmarks" section. Groups can be
+measured alone (``python -m bench.run --only evaluation``); figures already in bench.json from
+other groups are kept.
 """
 
 from __future__ import annotations
@@ -10,89 +12,57 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import click
 
-from harness.paths import models_dir, project_root, results_dir, targets_dir
-from harness.registry.models import ModelRegistry
-from harness.registry.targets import TargetRegistry
+from harness.paths import project_root, results_dir
 
-OVERHEAD_MODELS = ("mww-alexa", "mww-hey-jarvis", "mww-hey-mycroft", "mww-okay-nabu")
-RUNS = 3000
-REPEATS = 5
+Figures = dict[str, dict[str, Any]]
 
 
-def raw_loop_s_per_inference(path: Path, x: np.ndarray, runs: int) -> float:
-    """The irreducible work: LiteRT reference kernels, set input, invoke, read output."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+def overhead() -> Figures:
+    from bench.overhead import harness_overhead
 
-    it = Interpreter(model_path=str(path),
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it.allocate_tensors()
-    i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
-    set_tensor, invoke, get_tensor = it.set_tensor, it.invoke, it.get_tensor
-    for _ in range(200):
-        set_tensor(i, x)
-        invoke()
-        get_tensor(o)
-    t0 = time.perf_counter()
-    for _ in range(runs):
-        set_tensor(i, x)
-        invoke()
-        get_tensor(o)
-    return (time.perf_counter() - t0) / runs
+    return {"harness_overhead_ratio": {**harness_overhead(), "command": "python -m bench.run --only overhead"}}
 
 
-def harness_overhead() -> dict[str, Any]:
-    """Per-inference wall time of SimulatedDevice.measure() / the raw loop, same model, same settings."""
-    from harness.devices.sim import SimulatedDevice
+def evaluation() -> Figures:
+    from bench.evaluation import evaluation_figures
 
-    models = ModelRegistry(models_dir())
-    target = TargetRegistry(targets_dir()).get("mcu")
-    per_model = {}
-    for name in OVERHEAD_MODELS:
-        entry = models.get(name)
-        device = SimulatedDevice(target, seed=0)
-        device.deploy(entry, target.default_stack)
-        x = device._inputs[0][0]
-        device.measure(runs=200, warmup=200)  # warm-up outside the timed windows, as for the raw loop
-        ratios = []
-        for _ in range(REPEATS):  # interleave so drifts in machine load hit both sides alike
-            raw = raw_loop_s_per_inference(entry.artifact_path(), x, RUNS)
-            t0 = time.perf_counter()
-            device.measure(runs=RUNS, warmup=0)
-            sim = (time.perf_counter() - t0) / RUNS
-            ratios.append(sim / raw)
-        device.close()
-        per_model[name] = float(np.median(ratios))
-    return {"value": max(per_model.values()), "per_model": per_model, "limit": 1.10,
-            "method": f"median of {REPEATS} interleaved repeats of {RUNS} inferences; value = worst model"}
+    return evaluation_figures()
 
 
-def demo_wall() -> dict[str, Any]:
+def demo() -> Figures:
     harness = Path(sys.executable).with_name("harness")
     t0 = time.perf_counter()
     subprocess.run([str(harness), "run", "--plan", "plans/demo.yaml"], cwd=project_root(), check=True,
                    stdout=subprocess.DEVNULL)
-    return {"value": round(time.perf_counter() - t0, 2), "unit": "s"}
+    return {"demo_wall_s": {"value": round(time.perf_counter() - t0, 2), "unit": "s",
+                            "command": "harness run --plan plans/demo.yaml"}}
 
 
-def main() -> None:
-    figures: dict[str, Any] = {}
-    measured = {
-        "harness_overhead_ratio": (harness_overhead, "python -m bench.run (harness_overhead)"),
-        "demo_wall_s": (demo_wall, "harness run --plan plans/demo.yaml"),
-    }
-    for key, (fn, command) in measured.items():
-        print(f"measuring {key} ...", file=sys.stderr)
-        figures[key] = {**fn(), "command": command}
-        print(f"  {key} = {figures[key]['value']}", file=sys.stderr)
+GROUPS: dict[str, Callable[[], Figures]] = {"overhead": overhead, "evaluation": evaluation, "demo": demo}
+
+
+@click.command()
+@click.option("--only", "only", multiple=True, type=click.Choice(sorted(GROUPS)),
+              help="Measure only these groups (repeatable); default: all.")
+def main(only: tuple[str, ...]) -> None:
+    """Measure the benchmark figures and write results/bench.json."""
     out = results_dir() / "bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(out)
+    figures: Figures = json.loads(out.read_text()) if out.is_file() else {}
+    for name in only or tuple(GROUPS):
+        click.echo(f"measuring {name} ...", err=True)
+        measured = GROUPS[name]()
+        for key, figure in measured.items():
+            click.echo(f"  {key} = {figure['value']}", err=True)
+        figures.update(measured)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")  # after each group: a crash keeps what was measured
+    click.echo(out)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def entry_from_yaml(path: Path) -> ModelEntry:
+    """One registry entry from its YAML file; a relative ``artifact.file`` is relative to that file."""
+    data: dict[str, Any] = read_yaml(path)
+    data["source_file"] = str(path.resolve())
+    return validate(ModelEntry, data, path)
+
+
 def entry_from_file(path: Path) -> ModelEntry:
     """An ad-hoc registry entry for a user's own model file (``--model path/to/model.tflite``)."""
     fmt = FORMATS.get(path.suffix.lower())
@@ -177,9 +184,7 @@ class ModelRegistry:
         self.directory = directory
         self._entries: dict[str, ModelEntry] = {}
         for path in sorted(directory.glob("*.yaml")):
-            data: dict[str, Any] = read_yaml(path)
-            data["source_file"] = str(path)
-            entry = validate(ModelEntry, data, path)
+            entry = entry_from_yaml(path)
             if entry.name in self._entries:
                 raise ConfigError(
                     f"{path}: model '{entry.name}' is already defined in "
@@ -200,7 +205,12 @@ class ModelRegistry:
         path = Path(name_or_path)
         if path.suffix.lower() in FORMATS:
             return entry_from_file(path)
+        if path.suffix.lower() in (".yaml", ".yml"):
+            if not path.is_file():
+                raise ConfigError(f"{path}: model entry file not found")
+            return entry_from_yaml(path)
         raise ConfigError(
             f"unknown model '{name_or_path}'",
-            hint=f"known models: {', '.join(sorted(self._entries))}, or a path to a .tflite/.onnx file",
+            hint=f"known models: {', '.join(sorted(self._entries))}, a path to a .tflite/.onnx file, "
+            "or a path to an entry .yaml of your own (same fields as models/*.yaml; see docs/models.md)",
         )

@@ -12,6 +12,7 @@ from harness.evaluation.scoring import WakeWordScorer
 from harness.evaluation.streaming import StreamingRules
 from harness.paths import cache_dir
 from harness.registry.models import ModelEntry, Task
+from harness.reports.confusion import confusion_long, confusion_markdown
 from harness.reports.fairness import (
     FairnessSettings,
     fairness_markdown,
@@ -55,6 +56,10 @@ def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus,
     write_table(long, run.path, "fairness", markdown=fairness_markdown(long, disparity, by_name, corpus.name, backend),
                 meta={"run_id": run.run_id, "corpus": corpus.name, "confidence": fairness.confidence})
     write_disparity(run.path / "disparity.json", disparity)
+    confusion = confusion_long(predictions, by_name)
+    if not confusion.empty:
+        write_table(confusion, run.path, "confusion", markdown=confusion_markdown(confusion, corpus.name),
+                    meta={"run_id": run.run_id, "corpus": corpus.name})
     if progress:
         progress("plots", 0, 1)
     write_plots(long, predictions, steps, _rules(entries, settings), by_name, run.path / "plots")
