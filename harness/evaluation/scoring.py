@@ -97,14 +97,14 @@ class WakeWordScorer(Scorer):
 
     def score(self, features: np.ndarray, clip: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
         probs = self.probabilities(features)
-        detections = self.rules.detections(probs)
+        smoothed = smooth(probs, self.rules.window)
+        detections = self.rules.detect_smoothed(smoothed)
         positive = clip["label"] == self.label
         if positive:
             tp, extra = match(detections, clip.get("phrase_start_s"), clip.get("phrase_end_s"),
                               self.rules.tolerance_s)
         else:
             tp, extra = False, len(detections)
-        smoothed = smooth(probs, self.rules.window)
         row = {
             "is_positive": positive,
             "score": float(smoothed.max()) if smoothed.size else 0.0,
