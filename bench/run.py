@@ -35,6 +35,12 @@ def evaluation() -> Figures:
     return evaluation_figures()
 
 
+def power() -> Figures:
+    from bench.power import power_figures
+
+    return power_figures()
+
+
 def demo() -> Figures:
     harness = Path(sys.executable).with_name("harness")
     t0 = time.perf_counter()
@@ -44,7 +50,9 @@ def demo() -> Figures:
                             "command": "harness run --plan plans/demo.yaml"}}
 
 
-GROUPS: dict[str, Callable[[], Figures]] = {"overhead": overhead, "evaluation": evaluation, "demo": demo}
+GROUPS: dict[str, Callable[[], Figures]] = {
+    "overhead": overhead, "evaluation": evaluation, "power": power, "demo": demo,
+}
 
 
 @click.command()

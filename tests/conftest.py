@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--device-url", action="append", default=[],
+                     help="enable hardware tests: a DUT port URL (/dev/ttyACM0, socket://...) or a power monitor "
+                          "(lpm01a:/dev/ttyACM1, joulescope, ppk2:/dev/ttyACM2); repeat for several")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path_factory.mktemp("results")))

@@ -6,7 +6,10 @@ import importlib
 
 import click
 
-_MODULES = ("targets", "models", "predict", "run", "eval", "ledger", "calibrate", "corpus")
+_MODULES = (
+    "targets", "models", "predict", "run", "eval", "corpus", "ledger", "calibrate",  # registry, runs, accuracy
+    "sim_dut", "bench_device", "devices",                                          # the lab bench
+)
 
 
 def all_commands() -> list[click.Command]:

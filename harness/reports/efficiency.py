@@ -9,7 +9,7 @@ import numpy as np
 from harness.devices.base import Deployment, Measurement
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
-from harness.units import Duration, Power, co2e_kg
+from harness.units import Duration, Energy, Power, co2e_kg
 
 CONTRACT_COLUMNS = (
     "model", "target", "target_class", "backend", "model_bytes", "params", "macs", "arena_bytes",
@@ -54,8 +54,8 @@ def efficiency_row(
     """Compute every column from the measurement; nothing is typed in."""
     lat = measurement.device_latency_s
     p50 = Duration(float(np.percentile(lat, 50)))
-    assert measurement.energy is not None
-    e_inf = measurement.energy.per_inference
+    energy = measurement.energy  # None: no power monitor on this run (a device in performance mode)
+    e_inf = energy.per_inference if energy is not None else Energy(float("nan"))
     idle = Power.from_mw(target.power.idle_mw)
     rate = model.inference_rate_hz(default_rate_hz)
     duty = p50.seconds * rate
@@ -88,8 +88,8 @@ def efficiency_row(
         "host_latency_ms_p50": _pct(host, 50) if host is not None else float("nan"),
         "host_latency_ms_p99": _pct(host, 99) if host is not None else float("nan"),
         "energy_mj_per_inference": e_inf.mj,
-        "avg_power_mw": measurement.energy.avg_power.mw,
-        "idle_power_mw": measurement.energy.idle_power.mw,
+        "avg_power_mw": energy.avg_power.mw if energy is not None else float("nan"),
+        "idle_power_mw": energy.idle_power.mw if energy is not None else float("nan"),
         "inference_rate_hz": rate,
         "duty_cycle": duty,
         "deployed_power_mw": deployed.mw,
@@ -101,7 +101,7 @@ def efficiency_row(
         "latency_budget_ms": target.budgets.latency_ms,
         "power_budget_mw": target.budgets.power_mw,
         "fits_latency": bool(_pct(lat, 99) <= target.budgets.latency_ms and duty <= 1.0),
-        "fits_power": bool(deployed.mw <= target.budgets.power_mw),
+        "fits_power": bool(deployed.mw <= target.budgets.power_mw) if energy is not None else None,
         "fits_memory": bool(fits_memory),
         "n_runs": int(len(lat)),
         "seed": seed,

@@ -11,6 +11,8 @@ import pandas as pd
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "**no**"
     if isinstance(value, (float, np.floating)):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness.devices.base import Device
 from harness.devices.cost_model import default_cost_model
+from harness.devices.serial_dut import SerialDutDevice
 from harness.devices.sim import SimulatedDevice
 from harness.errors import ConfigError
 from harness.evaluation.engine import EvalSettings
@@ -43,16 +44,12 @@ class Context:
     results: Path
 
 
-def open_device(target: TargetProfile, plan: Plan) -> Device:
-    """Pick the backend from the target's link URL."""
+def open_device(target: TargetProfile, plan: Plan, raw: Path) -> Device:
+    """Pick the backend from the target's link URL (a DUT's transcript goes to ``raw``)."""
     if target.is_simulated:
         options = RuntimeOptions(xnnpack=plan.runtime.xnnpack, threads=plan.runtime.threads)
         return SimulatedDevice(target, seed=plan.seed, options=options)
-    raise ConfigError(
-        f"target '{target.name}': link '{target.link.url}' needs the serial DUT backend, which this version "
-        "of the harness does not include yet",
-        hint=f"use the simulated link sim://{target.name} (the default) or another target",
-    )
+    return SerialDutDevice(target, raw, seed=plan.seed)
 
 
 def resolve(plan: Plan, ctx: Context) -> tuple[list[ModelEntry], list[TargetProfile]]:
@@ -78,7 +75,7 @@ def execute(plan: Plan, ctx: Context, progress: Progress | None = None, resume: 
         run = RunDirectory.create(ctx.results, new_run_id(plan.name))
         cost = default_cost_model()
         run.write_json("manifest.json", build_manifest(run.run_id, plan, models, targets, {
-            "backend": sorted({"sim" if t.is_simulated else "serial" for t in targets}),
+            "backend": sorted({"sim" if t.is_simulated else "device" for t in targets}),
             "corpus": corpus.record() if corpus else None,
             "cost_model": {"calibrated_on": cost.calibrated_on},
         }))
@@ -120,7 +117,7 @@ def _fairness_settings(plan: Plan) -> FairnessSettings:
 
 
 def _measure_pair(run: RunDirectory, plan: Plan, model: ModelEntry, target: TargetProfile) -> None:
-    device = open_device(target, plan)
+    device = open_device(target, plan, run.raw)
     try:
         deployment = device.deploy(model, plan.stacks.get(target.name, target.default_stack))
         m = device.measure(runs=plan.measure.runs, warmup=plan.measure.warmup)

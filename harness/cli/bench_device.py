@@ -1,0 +1,55 @@
+"""``harness bench-device``: measure a model on an attached MLPerf Tiny DUT and write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.cli.common import models, progress_bar, targets
+from harness.dut.bench import MODES, BenchSettings, bench_device
+from harness.paths import results_dir
+
+
+@click.command("bench-device")
+@click.option("--port", required=True,
+              help="pyserial URL of the DUT (or of its IO manager in energy mode): /dev/ttyACM0, COM3, "
+                   "socket://host:port, rfc2217://host:port, spy:///dev/ttyACM0 (logs traffic).")
+@click.option("--model", "model_name", required=True, help="The model the DUT firmware runs (name or .tflite path).")
+@click.option("--target", "target_name", default="mcu", show_default=True,
+              help="Target profile for budgets and power; its link is replaced by --port.")
+@click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
+@click.option("--monitor", default=None, help="Energy mode: sim:URL, lpm01a:URL, joulescope or ppk2:URL.")
+@click.option("--quick", is_flag=True, help="3 windows of >= 1 s instead of MLPerf's 5 of >= 10 s (labelled quick).")
+@click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--timeout", "timeout_s", type=float, default=10.0, show_default=True,
+              help="Seconds to wait for a reply (infer adds the expected window time).")
+@click.option("--inputs", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="MLPerf Tiny dataset folder (.bin inputs + y_labels.csv). Default: seeded inputs, unlabelled.")
+@click.option("--count", type=int, default=20, show_default=True, help="Seeded inputs for accuracy mode.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--results", type=click.Path(path_type=Path), default=None,
+              help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
+@click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Continue an interrupted run directory; finished windows and inputs are not measured again.")
+def command(port: str, model_name: str, target_name: str, mode: str, monitor: str | None, quick: bool, baud: int,
+            timeout_s: float, inputs: Path | None, count: int, seed: int, results: Path | None,
+            resume: Path | None) -> None:
+    """Drive MLPerf Tiny firmware over serial and write results/<run_id>/ like 'harness run'.
+
+    \b
+    Examples:
+      harness bench-device --port /dev/ttyACM0 --model mlperf-dscnn-kws --target nucleo-l4r5zi
+      harness bench-device --port socket://127.0.0.1:4000 --model mlperf-dscnn-kws --mode accuracy --quick
+      harness bench-device --port /dev/ttyACM1 --model mlperf-dscnn-kws --mode energy --monitor lpm01a:/dev/ttyACM0
+    Writes manifest.json, status.json, efficiency.csv|.md|.json (backend 'device') and <mode>.json, or
+    accuracy.json and parity.json; raw/ holds transcript.log, the windows and per-input rows as JSONL.
+    The directory is printed as the last line.
+    """
+    settings = BenchSettings(port=port, model=model_name, target=target_name, mode=mode, monitor=monitor,
+                             quick=quick, baud=baud, timeout_s=timeout_s, inputs=inputs, count=count, seed=seed)
+    settings.check()
+    model, target = models().get(model_name), targets().get(target_name)
+    with progress_bar(f"bench-device {mode}") as update:
+        run_dir = bench_device(settings, model, target, results or results_dir(), resume=resume, progress=update)
+    click.echo(str(run_dir))

@@ -1,0 +1,80 @@
+"""The MLPerf Tiny protocol as bytes: command encoding, db chunking, reply parsing, wire accounting."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.dut import protocol as p
+from harness.errors import ConfigError
+
+
+def test_commands_end_in_percent_without_cr_or_lf() -> None:
+    assert p.encode("name") == b"name%"
+    assert p.encode(p.passthrough("infer 10 1")) == b"dut infer 10 1%"
+    for bad in ("", "na%me", "name\r", "name\n", "naïve"):
+        with pytest.raises(ConfigError):
+            p.encode(bad)
+
+
+def test_a_command_longer_than_the_firmware_buffer_is_refused() -> None:
+    assert len(p.encode("x" * 79)) == 80
+    with pytest.raises(ConfigError, match="80"):
+        p.encode("x" * 80)
+
+
+def test_490_bytes_load_as_db_load_and_16_chunks_of_at_most_31_bytes() -> None:
+    data = bytes(range(256)) + bytes(range(234))
+    commands = p.load_commands(data)
+    assert commands[0] == "db load 490"
+    chunks = commands[1:]
+    assert len(chunks) == 16  # ceil(490 / 31)
+    assert [len(c) for c in chunks] == [3 + 62] * 15 + [3 + 2 * (490 - 15 * 31)]
+    assert bytes.fromhex("".join(c[3:] for c in chunks)) == data
+    assert chunks[0] == "db " + data[:31].hex()
+
+
+def test_behind_an_io_manager_chunks_are_26_bytes() -> None:
+    chunks = p.load_commands(bytes(52), p.CHUNK_BYTES_IO_MANAGER)[1:]
+    assert chunks == ["db " + "00" * 26, "db " + "00" * 26]
+    with pytest.raises(ConfigError):
+        p.load_commands(bytes(10), 32)
+    with pytest.raises(ConfigError):
+        p.load_commands(b"")
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("m-ready", p.Ready("m-ready")),
+    ("m-name-dut-[nucleo-l4r5zi]", p.Name("m-name-dut-[nucleo-l4r5zi]", "nucleo-l4r5zi")),
+    ("m-profile-[ulp-mlperf]", p.Profile("m-profile-[ulp-mlperf]", "ulp-mlperf")),
+    ("m-model-[kws01]", p.ModelId("m-model-[kws01]", "kws01")),
+    ("m-[Expecting 490 bytes]", p.Expecting("m-[Expecting 490 bytes]", 490)),
+    ("m-load-done", p.LoadDone("m-load-done")),
+    ("m-lap-us-123456789", p.Lap("m-lap-us-123456789", 123456789)),
+    ("m-warmup-start-10", p.InferStep("m-warmup-start-10", "warmup-start", 10)),
+    ("m-infer-done", p.InferStep("m-infer-done", "infer-done", None)),
+    ("m-results-[0.000,0.996,0.004]", p.Results("m-results-[0.000,0.996,0.004]", (0.0, 0.996, 0.004))),
+    ("m-buffer-0a-ff-10", p.Buffer("m-buffer-0a-ff-10", b"\x0a\xff\x10")),
+    ("e-[Insufficent number of hex digits]",
+     p.DutError("e-[Insufficent number of hex digits]", "Insufficent number of hex digits")),
+    ("m-timestamp-mode-energy", p.Boot("m-timestamp-mode-energy", "energy")),
+    ("m-init-done", p.Boot("m-init-done", None)),
+    ("m-dut-passthrough(db load 490)", p.Passthrough("m-dut-passthrough(db load 490)", "db load 490")),
+    ("debug: heap 1234", p.Noise("debug: heap 1234")),
+    ("m-results-[0.1,garbage]", p.Noise("m-results-[0.1,garbage]")),
+    ("xxm-ready", p.Noise("xxm-ready")),
+])
+def test_reply_lines_parse_into_typed_messages(line: str, expected: p.Message) -> None:
+    assert p.parse_line(line) == expected
+
+
+def test_io_manager_prefix_and_line_noise_are_stripped() -> None:
+    assert p.split_prefix("[dut]: m-ready") == (True, "m-ready")
+    assert p.split_prefix("m-ready") == (False, "m-ready")
+    assert p.decode_line(b"m-re\x00ady\xff\r\n") == "m-ready\n"
+
+
+def test_reference_load_wire_bytes_counts_both_directions_by_hand() -> None:
+    # 62 bytes in two 31-byte chunks: sent "db load 62%" (11) + 2 x "db <62 hex>%" (66 each);
+    # received "m-[Expecting 62 bytes]\r\n" (24) + "m-ready\r\n" (9) after each of 3 commands + "m-load-done\r\n" (13)
+    assert p.reference_load_wire_bytes(62) == 11 + 2 * 66 + 24 + 3 * 9 + 13
+    assert p.wire_seconds(11520, 115200) == pytest.approx(1.0)
