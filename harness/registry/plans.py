@@ -36,6 +36,19 @@ class Evaluation(_Strict):
     n_boot: int = Field(default=1000, ge=2, description="speaker-bootstrap replicates for disparity intervals")
 
 
+class Region(_Strict):
+    grid_kg_per_kwh: float = Field(gt=0, description="grid carbon intensity in this region")
+    price_per_kwh: float | None = Field(default=None, ge=0, description="unset: the fleet's price")
+
+
+class Fleet(_Strict):
+    devices: int = Field(default=1000, ge=1, description="devices running each model, for carbon.csv")
+    inference_rate_hz: float | None = Field(default=None, gt=0, description="per device; unset: each model's own")
+    price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price; unset: no cost column")
+    currency: str = "USD"
+    regions: dict[str, Region] = Field(default_factory=dict, description="region -> grid intensity (and price)")
+
+
 class Plan(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -48,6 +61,7 @@ class Plan(_Strict):
     reporting: Reporting = Reporting()
     corpus: str | None = Field(default=None, description="a corpus directory, or builtin:<tiny|demo|full>")
     evaluation: Evaluation = Evaluation()
+    fleet: Fleet = Fleet()
     source_file: str = ""
 
 

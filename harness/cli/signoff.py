@@ -1,0 +1,36 @@
+"""``harness signoff``: decide a run under a policy; the exit code is the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.signoff import load_policy, signoff_run
+from harness.signoff.gates import FAIL, INSUFFICIENT
+
+
+@click.command("signoff")
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path), default=None,
+              help="Sign-off policy YAML. Default: plans/policy-default.yaml.")
+@click.pass_context
+def command(ctx: click.Context, run_dir: Path, policy_path: Path | None) -> None:
+    """Gate a run directory and write signoff.json and signoff.md into it.
+
+    \b
+    Every gate is decided on its interval: PASS only if the whole interval is on the allowed side of
+    the threshold, FAIL only if it is wholly beyond it, else INSUFFICIENT_EVIDENCE with the extra
+    samples that would decide it. Exit status: 0 PASS, 1 FAIL, 3 INSUFFICIENT_EVIDENCE.
+    Example:  harness signoff results/<run_id> --policy plans/policy-default.yaml
+    """
+    result = signoff_run(run_dir, load_policy(policy_path))
+    counts = ", ".join(f"{n} {s}" for s, n in result.counts().items())
+    blocking = [g for g in result.gates if g.status in (FAIL, INSUFFICIENT)]
+    for gate in sorted(blocking, key=lambda g: (g.status != FAIL, g.id))[:10]:
+        click.echo(f"  {gate.status:<22} {gate.id}: {gate.reason}", err=True)
+    if len(blocking) > 10:
+        click.echo(f"  ... {len(blocking) - 10} more in signoff.md", err=True)
+    click.echo(f"verdict: {result.verdict} ({counts})")
+    click.echo(str(run_dir / "signoff.md"))
+    ctx.exit(result.exit_code)

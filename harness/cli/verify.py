@@ -1,0 +1,33 @@
+"""``harness verify``: check the ledger's hash chain and every run's recorded file hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.ledger.audit import audit
+from harness.paths import results_dir
+
+
+@click.command("verify")
+@click.argument("results", type=click.Path(path_type=Path, file_okay=False), required=False)
+@click.pass_context
+def command(ctx: click.Context, results: Path | None) -> None:
+    """Audit RESULTS (default results/): ledger links and recorded file hashes.
+
+    \b
+    Every broken link, missing run and changed file is listed with the expected and actual sha256.
+    The last line has no successor to vouch for it: keep the printed head hash somewhere else too.
+    Exit status: 0 intact, 1 tampering found.
+    """
+    report = audit(results or results_dir())
+    for f in report.findings:
+        label = "TAMPERED" if f.tampering else "note"
+        click.echo(f"{label}: {f.where}: {f.message}")
+        if f.expected or f.actual:
+            click.echo(f"  expected {f.expected}\n  actual   {f.actual}")
+    state = "TAMPERED" if report.tampered else "intact"
+    click.echo(f"{report.ledger}: {report.entries} entries, {report.files_checked} files checked, {state}; "
+               f"head sha256 {report.head_sha256}")
+    ctx.exit(1 if report.tampered else 0)

@@ -1,0 +1,133 @@
+"""Pair up two run directories' measurements and decide which differences are significant regressions.
+
+Each family of comparisons (latency, energy, detection) is Bonferroni-corrected: every interval in a
+family of m is drawn at 1 - alpha/m, so a no-change comparison of many groups rarely flags by chance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.compare.deltas import mean_delta, newcombe, percentile_delta
+from harness.runs.rundir import RunDirectory
+from harness.signoff.efficiency import energy_batches, latency_samples
+
+RATES = ("detection_rate", "accuracy")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    run_a: Path
+    run_b: Path
+    confidence: float
+    rows: pd.DataFrame
+    tolerance: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def regressions(self) -> pd.DataFrame:
+        return self.rows[self.rows["regression"]]
+
+
+def _corrected(confidence: float, m: int) -> float:
+    return 1.0 - (1.0 - confidence) / max(m, 1)
+
+
+def _efficiency_pairs(a: Path, b: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    if not (a / "efficiency.csv").is_file() or not (b / "efficiency.csv").is_file():
+        return []
+    rows_b = {(r["model"], r["target"]): r for r in pd.read_csv(b / "efficiency.csv").to_dict("records")}
+    return [(r, rows_b[(r["model"], r["target"])]) for r in pd.read_csv(a / "efficiency.csv").to_dict("records")
+            if (r["model"], r["target"]) in rows_b]
+
+
+def _latency_rows(a: Path, b: Path, pairs: list, confidence: float, seed: int,
+                  tolerance: float) -> list[dict[str, Any]]:
+    out = []
+    level = _corrected(confidence, 2 * len(pairs))
+    for ra, _ in pairs:
+        sa, sb = latency_samples(a, ra["model"], ra["target"]), latency_samples(b, ra["model"], ra["target"])
+        if sa is None or sb is None:
+            continue
+        for q in (50, 99):
+            d, low, high = percentile_delta(sa, sb, q, level, seed=seed)
+            out.append(_row("latency", ra["model"], ra["target"], None, None, f"latency_ms_p{q}",
+                            float(np.percentile(sa, q)), float(np.percentile(sb, q)),
+                            d, low, high, level, "bootstrap of the raw samples", worse_if="higher",
+                            margin=tolerance * float(np.percentile(sa, q))))
+    return out
+
+
+def _energy_rows(a: Path, b: Path, pairs: list, confidence: float, tolerance: float) -> list[dict[str, Any]]:
+    out = []
+    level = _corrected(confidence, len(pairs))
+    for ra, rb in pairs:
+        ea = energy_batches(a, ra["model"], ra["target"], int(ra["n_runs"]))
+        eb = energy_batches(b, rb["model"], rb["target"], int(rb["n_runs"]))
+        if ea is None or eb is None:
+            continue
+        d, low, high = mean_delta(ea, eb, level)
+        out.append(_row("energy", ra["model"], ra["target"], None, None, "energy_mj_per_inference",
+                        float(ea.mean()), float(eb.mean()), d, low, high, level,
+                        "Welch t over trace batch means", worse_if="higher", margin=tolerance * float(ea.mean())))
+    return out
+
+
+def _detection_rows(a: Path, b: Path, confidence: float) -> list[dict[str, Any]]:
+    if not (a / "fairness.csv").is_file() or not (b / "fairness.csv").is_file():
+        return []
+    key = ["model", "attribute", "group", "metric"]
+    fa, fb = (pd.read_csv(p / "fairness.csv", keep_default_na=False, na_values=[""]) for p in (a, b))
+    both = fa[fa["metric"].isin(RATES)].merge(fb[fb["metric"].isin(RATES)], on=key, suffixes=("_a", "_b"))
+    both = both[(both["n_a"] > 0) & (both["n_b"] > 0)]
+    level = _corrected(confidence, len(both))
+    out = []
+    for r in both.to_dict("records"):
+        d, low, high = newcombe(int(r["k_a"]), int(r["n_a"]), int(r["k_b"]), int(r["n_b"]), level)
+        out.append(_row("detection", r["model"], None, r["attribute"], str(r["group"]), r["metric"],
+                        r["k_a"] / r["n_a"], r["k_b"] / r["n_b"], d, low, high, level,
+                        f"Newcombe hybrid score (k/n {int(r['k_a'])}/{int(r['n_a'])} -> {int(r['k_b'])}/"
+                        f"{int(r['n_b'])})", worse_if="lower"))
+    return out
+
+
+def _row(kind: str, model: str, target: str | None, attribute: str | None, group: str | None, metric: str,
+         a: float, b: float, d: float, low: float, high: float, level: float, method: str,
+         worse_if: str, margin: float = 0.0) -> dict[str, Any]:
+    """An interval excluding zero (or the tolerated ``margin``) on the worse side is a significant regression."""
+    regression = low > margin if worse_if == "higher" else high < -margin
+    improvement = high < -margin if worse_if == "higher" else low > margin
+    return {"kind": kind, "model": model, "target": target, "attribute": attribute, "group": group,
+            "metric": metric, "a": a, "b": b, "delta": d, "ci_low": low, "ci_high": high, "confidence": level,
+            "worse_if": worse_if, "regression": bool(regression), "improvement": bool(improvement),
+            "method": method}
+
+
+def compare_runs(run_a: Path, run_b: Path, confidence: float = 0.95, seed: int = 0,
+                 tolerance: float = 0.0) -> Comparison:
+    """Every delta of B against the baseline A; ``tolerance`` is the relative latency/energy increase accepted."""
+    a, b = RunDirectory.open(run_a).path, RunDirectory.open(run_b).path
+    pairs = _efficiency_pairs(a, b)
+    rows = _latency_rows(a, b, pairs, confidence, seed, tolerance) + _energy_rows(a, b, pairs, confidence, tolerance) \
+        + _detection_rows(a, b, confidence)
+    columns = list(_row("x", "", None, None, None, "", 0, 0, 0, 0, 0, 0, "", "higher"))
+    return Comparison(a, b, confidence, pd.DataFrame(rows, columns=columns), tolerance, tuple(_notes(a, b)))
+
+
+def _notes(a: Path, b: Path) -> list[str]:
+    """Say when the runs did not see the same corpus or backend: their deltas then mix two changes."""
+    ma, mb = (json.loads((p / "manifest.json").read_text(encoding="utf-8")) for p in (a, b))
+    notes = []
+    corpus_a, corpus_b = ((m.get("corpus") or {}).get("manifest_sha256") for m in (ma, mb))
+    if corpus_a != corpus_b:
+        notes.append(f"the runs evaluated different corpora (manifest sha256 {corpus_a} vs {corpus_b}): detection "
+                     "deltas compare different clips")
+    if ma.get("backend") != mb.get("backend"):
+        notes.append(f"the runs used different backends ({ma.get('backend')} vs {mb.get('backend')})")
+    return notes

@@ -1,0 +1,93 @@
+"""Carbon and cost of a fleet: annual energy, kg CO2e and electricity cost per model x target (x region).
+
+Inference energy only (energy per inference x inference rate x devices x one year); idle power and the
+rest of the device are outside it. A year is the Julian year, 365.25 days = 31,557,600 s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import DataError
+from harness.registry.plans import Fleet, Plan
+from harness.reports.tables import write_table
+from harness.units import Duration, Energy, co2e_kg
+
+YEAR = Duration(365.25 * 86400.0)
+CAR_KG_PER_YEAR = 4600.0  # edge_constraints.md, Carbon and cost: a passenger car emits about 4.6 t CO2 per year
+DEFAULT_REGION = "default"
+
+MD_COLUMNS = {
+    "model": "model", "target": "target", "region": "region", "energy_mj_per_inference": "mJ/inf",
+    "inference_rate_hz": "inf/s/device", "devices": "devices", "energy_kwh_per_year": "kWh/year",
+    "grid_kg_per_kwh": "kg CO2e/kWh", "co2e_kg_per_year": "kg CO2e/year", "car_years": "car-years",
+    "cost_per_year": "cost/year",
+}
+
+
+def carbon_rows(efficiency: pd.DataFrame, fleet: Fleet, grid_kg_per_kwh: float) -> pd.DataFrame:
+    """One row per (model, target, region); the default region uses the plan's grid intensity."""
+    regions = {DEFAULT_REGION: (grid_kg_per_kwh, fleet.price_per_kwh)}
+    regions |= {name: (r.grid_kg_per_kwh, r.price_per_kwh if r.price_per_kwh is not None else fleet.price_per_kwh)
+                for name, r in fleet.regions.items()}
+    rows: list[dict[str, Any]] = []
+    for row in efficiency.to_dict("records"):
+        rate = fleet.inference_rate_hz or float(row["inference_rate_hz"])
+        inferences = rate * YEAR.seconds * fleet.devices
+        energy = Energy.from_mj(float(row["energy_mj_per_inference"])) * inferences
+        for region, (grid, price) in regions.items():
+            co2 = co2e_kg(energy, grid)
+            rows.append({
+                "model": row["model"], "target": row["target"], "target_class": row.get("target_class"),
+                "backend": row.get("backend"), "region": region,
+                "energy_mj_per_inference": float(row["energy_mj_per_inference"]), "inference_rate_hz": rate,
+                "rate_source": "plan fleet.inference_rate_hz" if fleet.inference_rate_hz else "model (efficiency.csv)",
+                "devices": fleet.devices, "year_s": YEAR.seconds, "inferences_per_year": inferences,
+                "energy_kwh_per_year": energy.kwh, "grid_kg_per_kwh": grid, "co2e_kg_per_year": co2,
+                "car_years": co2 / CAR_KG_PER_YEAR,
+                "price_per_kwh": price if price is not None else math.nan,
+                "cost_per_year": energy.kwh * price if price is not None else math.nan,
+                "currency": fleet.currency,
+            })
+    return pd.DataFrame(rows)
+
+
+def plan_of(run_dir: Path) -> Plan:
+    """The plan recorded in the run's manifest (fields added since then take their defaults)."""
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    if not manifest.get("plan"):
+        raise DataError(f"{run_dir}/manifest.json records no plan", hint="pass the plan to write_carbon")
+    return Plan.model_validate(manifest["plan"])
+
+
+def write_carbon(run_dir: Path, plan: Plan | None = None) -> list[Path]:
+    """carbon.csv|md|json in the run directory from its efficiency.csv and the plan's fleet and grid."""
+    plan = plan or plan_of(run_dir)
+    path = run_dir / "efficiency.csv"
+    if not path.is_file():
+        raise DataError(f"{run_dir}: no efficiency.csv, so no energy per inference to scale to a fleet")
+    df = carbon_rows(pd.read_csv(path), plan.fleet, plan.reporting.grid_kg_per_kwh)
+    fleet = plan.fleet
+    notes = [
+        f"inputs: {fleet.devices:,} devices; inference rate "
+        f"{fleet.inference_rate_hz if fleet.inference_rate_hz else 'each model own (efficiency.csv)'} per device; "
+        f"grid {plan.reporting.grid_kg_per_kwh} kg CO2e/kWh (plan reporting.grid_kg_per_kwh; 0.4 is the global "
+        "average of edge_constraints.md)"
+        + "".join(f"; region {n}: {r.grid_kg_per_kwh} kg CO2e/kWh" for n, r in fleet.regions.items()) + "; "
+        + (f"electricity {fleet.price_per_kwh} {fleet.currency}/kWh" if fleet.price_per_kwh is not None
+           else "no electricity price in the plan (fleet.price_per_kwh), so no cost"),
+        "annual energy = energy per inference x inference rate x devices x 31,557,600 s (Julian year); inference "
+        "energy only, without idle power.",
+        "kg CO2e = kWh x grid intensity; car-years: a passenger car emits about 4.6 t CO2 per year "
+        "(edge_constraints.md).",
+        "energy per inference comes from the run's backend (sim:<target> rows are simulated devices).",
+    ]
+    return write_table(df, run_dir, "carbon", title=f"Carbon and cost of a fleet, run {run_dir.name}",
+                       notes=notes, md_columns=MD_COLUMNS,
+                       meta={"run_id": run_dir.name, "fleet": fleet.model_dump(),
+                             "grid_kg_per_kwh": plan.reporting.grid_kg_per_kwh, "year_s": YEAR.seconds})

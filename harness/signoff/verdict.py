@@ -1,0 +1,99 @@
+"""Build every gate of a run under a policy, apply waivers, and reduce them to one verdict.
+
+PASS needs every gate's interval inside its threshold, an intersection-union test, so the per-gate
+intervals need no multiplicity correction for the PASS verdict to hold at their level; a single FAIL
+errs on the side of not deploying.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import DataError
+from harness.runs.rundir import RunDirectory
+from harness.signoff.accuracy import accuracy_gates
+from harness.signoff.checklist import checklist_gates
+from harness.signoff.efficiency import efficiency_gates
+from harness.signoff.fairness import fairness_gates, missing_attributes
+from harness.signoff.gates import FAIL, INSUFFICIENT, PASS, WAIVED, Gate
+from harness.signoff.policy import Policy
+from harness.signoff.waivers import apply_waivers
+from harness.signoff.writer import write_signoff
+
+EXIT_CODES = {PASS: 0, FAIL: 1, INSUFFICIENT: 3}
+
+
+@dataclass(frozen=True)
+class SignoffResult:
+    verdict: str
+    gates: list[Gate]
+    waivers: list[dict[str, Any]]
+    run_dir: Path
+    policy: Policy
+    notes: list[str] = field(default_factory=list)
+    decided_on: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(g.status == s for g in self.gates) for s in (PASS, FAIL, INSUFFICIENT, WAIVED)}
+
+
+def reduce_verdict(gates: list[Gate]) -> str:
+    statuses = {g.status for g in gates}
+    return FAIL if FAIL in statuses else INSUFFICIENT if INSUFFICIENT in statuses else PASS
+
+
+def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> SignoffResult:
+    """Every gate of ``run_dir`` under ``policy`` with waivers applied (writes nothing)."""
+    run = RunDirectory.open(run_dir)
+    today = today or datetime.now(timezone.utc).date()
+    gates: list[Gate] = []
+    notes: list[str] = []
+    efficiency = run.path / "efficiency.csv"
+    fairness = run.path / "fairness.csv"
+    if not efficiency.is_file() and not fairness.is_file():
+        raise DataError(f"{run.path}: neither efficiency.csv nor fairness.csv: nothing to sign off",
+                        hint="run `harness run` with targets and/or a corpus first")
+    confidence = _confidence(run)
+    if efficiency.is_file():
+        gates += efficiency_gates(run.path, pd.read_csv(efficiency), policy, confidence)
+    else:
+        notes.append("no efficiency.csv: latency, power and memory were not measured in this run")
+    if fairness.is_file():
+        table = pd.read_csv(fairness, keep_default_na=False, na_values=[""])  # a group may be named "None"
+        disparity = json.loads((run.path / "disparity.json").read_text(encoding="utf-8")) \
+            if (run.path / "disparity.json").is_file() else []
+        gates += accuracy_gates(table, policy, confidence)
+        gates += fairness_gates(table, disparity, policy)
+        absent = missing_attributes(table, policy)
+        if absent:
+            notes.append(f"policy attributes the corpus does not vary, so they are not gated: {', '.join(absent)}")
+    else:
+        notes.append("no fairness.csv: accuracy and fairness were not evaluated in this run")
+    gates += checklist_gates(run.path, policy, today)
+    gates, waivers = apply_waivers(gates, policy.waivers, today)
+    return SignoffResult(reduce_verdict(gates), gates, waivers, run.path, policy, notes, today)
+
+
+def _confidence(run: RunDirectory) -> float:
+    """The confidence level the run's intervals were drawn at (fairness.json meta), else 0.95."""
+    path = run.path / "fairness.json"
+    if path.is_file():
+        return float(json.loads(path.read_text(encoding="utf-8")).get("meta", {}).get("confidence", 0.95))
+    return 0.95
+
+
+def signoff_run(run_dir: Path, policy: Policy, today: date | None = None) -> SignoffResult:
+    """Decide the run under ``policy``, write signoff.json and signoff.md into it, and return the result."""
+    result = evaluate(run_dir, policy, today)
+    write_signoff(result)
+    return result
