@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -53,6 +54,13 @@ def test_run_writes_the_contract_and_prints_the_directory_last() -> None:
     assert row["co2e_g_per_million"] == pytest.approx(row["energy_mj_per_inference"] * 1e6 / 3.6e9 * 0.4 * 1e3,
                                                       rel=1e-5)
     assert chain.verify(Path(os.environ["HARNESS_RESULTS"]) / "ledger.jsonl") == 1
+    # a run on targets ends with carbon and a sign-off verdict, and the ledger line covers both files
+    signoff = json.loads((run_dir / "signoff.json").read_text())
+    assert signoff["verdict"] in {"PASS", "FAIL", "INSUFFICIENT_EVIDENCE"} and signoff["gates"]
+    assert len(pd.read_csv(run_dir / "carbon.csv")) == 4
+    ledger_line = json.loads((Path(os.environ["HARNESS_RESULTS"]) / "ledger.jsonl").read_text().splitlines()[-1])
+    assert ledger_line["signoff_sha256"] == hashlib.sha256((run_dir / "signoff.json").read_bytes()).hexdigest()
+    assert ledger_line["carbon_sha256"] == hashlib.sha256((run_dir / "carbon.csv").read_bytes()).hexdigest()
 
 
 def test_resume_measures_only_what_is_missing() -> None:

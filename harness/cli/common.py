@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -50,3 +51,14 @@ def progress_bar(description: str) -> Iterator[Any]:
             bar.update(task, description=f"{description}: {label}", completed=done, total=total)
 
         yield update
+
+
+def echo_verdict(run_dir: Path) -> None:
+    """One stderr line with the run's sign-off verdict and its gate counts (details: signoff.md)."""
+    path = run_dir / "signoff.json"
+    if not path.is_file():
+        return
+    record = json.loads(path.read_text())
+    counts = ", ".join(f"{n} {status}" for status, n in record.get("counts", {}).items() if n)
+    err_console.print(f"sign-off: [bold]{record['verdict']}[/bold] ({counts}); see {run_dir / 'signoff.md'}",
+                      highlight=False, soft_wrap=True)

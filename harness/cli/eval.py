@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import models, progress_bar, targets
+from harness.cli.common import echo_verdict, models, progress_bar, targets
 from harness.paths import results_dir
 from harness.registry.models import Task
 from harness.registry.plans import Evaluation, Plan
@@ -52,4 +52,5 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
     ctx = Context(models=registry, targets=targets(), results=results or results_dir())
     with progress_bar("eval") as update:
         run_dir = execute(plan, ctx, progress=update, resume=resume)
+    echo_verdict(run_dir)
     click.echo(str(run_dir))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import models, progress_bar, targets
+from harness.cli.common import echo_verdict, models, progress_bar, targets
 from harness.paths import plans_dir, results_dir
 from harness.registry.plans import Plan, load_plan
 from harness.runs.runner import Context, execute
@@ -65,4 +65,5 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     ctx = Context(models=models(), targets=targets(), results=results or results_dir())
     with progress_bar(f"run {plan.name}") as update:
         run_dir = execute(plan, ctx, progress=update, resume=resume)
+    echo_verdict(run_dir)
     click.echo(str(run_dir))

@@ -62,7 +62,18 @@ class Plan(_Strict):
     corpus: str | None = Field(default=None, description="a corpus directory, or builtin:<tiny|demo|full>")
     evaluation: Evaluation = Evaluation()
     fleet: Fleet = Fleet()
+    policy: str | None = Field(default=None, description="sign-off policy YAML, relative to the plan; "
+                               "unset: plans/policy-default.yaml")
     source_file: str = ""
+
+    def policy_path(self) -> Path | None:
+        """The policy file, resolved against the plan's folder (None: the default policy)."""
+        if self.policy is None:
+            return None
+        path = Path(self.policy).expanduser()
+        if not path.is_absolute() and self.source_file:
+            path = Path(self.source_file).parent / path
+        return path
 
 
 def load_plan(path: Path) -> Plan:

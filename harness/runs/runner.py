@@ -21,9 +21,11 @@ from harness.devices.sim import SimulatedDevice
 from harness.errors import ConfigError
 from harness.evaluation.engine import EvalSettings
 from harness.ledger import chain
+from harness.ledger.audit import RECORDED
 from harness.registry.models import ModelEntry, ModelRegistry, sha256_file
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetProfile, TargetRegistry
+from harness.reports.carbon import write_carbon
 from harness.reports.efficiency import MD_COLUMNS, NOTES, efficiency_row
 from harness.reports.fairness import FairnessSettings
 from harness.reports.tables import write_table
@@ -31,6 +33,7 @@ from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation
 from harness.runs.manifest import build_manifest
 from harness.runs.rundir import RunDirectory, new_run_id
 from harness.runtimes import RuntimeOptions
+from harness.signoff import load_policy, signoff_run
 
 Progress = Callable[[str, int, int], None]
 
@@ -85,8 +88,20 @@ def execute(plan: Plan, ctx: Context, progress: Progress | None = None, resume: 
         run_evaluation(run, evaluable(models), corpus, _eval_settings(plan), _fairness_settings(plan),
                        backend="the real models on the host (LiteRT / ONNX Runtime), the outputs every "
                                "simulated target reports", progress=progress)
+    if targets:  # a deployment decision needs efficiency on a target; accuracy-only runs stop at the tables
+        _decide(run, plan, progress)
     _record(run, ctx.results)
     return run.path
+
+
+def _decide(run: RunDirectory, plan: Plan, progress: Progress | None) -> None:
+    """Carbon and cost for the fleet, then the sign-off verdict, so the ledger line covers them too."""
+    if progress:
+        progress("sign-off", 0, 1)
+    write_carbon(run.path, plan)
+    signoff_run(run.path, load_policy(plan.policy_path()))
+    if progress:
+        progress("sign-off", 1, 1)
 
 
 def _run_efficiency(run: RunDirectory, plan: Plan, models: list[ModelEntry], targets: list[TargetProfile],
@@ -149,7 +164,7 @@ def _write_tables(run: RunDirectory, plan: Plan) -> None:
 
 def _record(run: RunDirectory, results: Path) -> None:
     record = {"run_id": run.run_id, "run_dir": str(run.path)}
-    for name in ("manifest.json", "efficiency.csv", "fairness.csv", "disparity.json"):
+    for name in RECORDED.values():
         if (run.path / name).is_file():
             record[f"{name.split('.')[0]}_sha256"] = sha256_file(run.path / name)
     chain.append(results / "ledger.jsonl", record)
