@@ -41,6 +41,12 @@ def power() -> Figures:
     return power_figures()
 
 
+def serial() -> Figures:
+    from bench.serial import serial_figures
+
+    return serial_figures()
+
+
 def demo() -> Figures:
     harness = Path(sys.executable).with_name("harness")
     t0 = time.perf_counter()
@@ -51,7 +57,7 @@ def demo() -> Figures:
 
 
 GROUPS: dict[str, Callable[[], Figures]] = {
-    "overhead": overhead, "evaluation": evaluation, "power": power, "demo": demo,
+    "overhead": overhead, "evaluation": evaluation, "serial": serial, "power": power, "demo": demo,
 }
 
 
