@@ -9,7 +9,7 @@ import click
 _MODULES = (
     "targets", "models", "predict", "run", "eval", "corpus", "ledger", "calibrate",  # registry, runs, accuracy
     "sim_dut", "bench_device", "devices",                                          # the lab bench
-    "signoff", "compare", "verify",                                                # decisions and audit
+    "signoff", "report", "compare", "verify",                                      # decisions and audit
 )
 
 

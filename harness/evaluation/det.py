@@ -97,11 +97,24 @@ def det_curves(
     """
     cutoffs = np.asarray(thresholds, dtype=float)
     tp, fa = sweep(probs, clips, rules, cutoffs)
-    positive = clips["is_positive"].to_numpy(dtype=bool)
     if "duration_s" in clips.columns:
         hours = clips["duration_s"].to_numpy(dtype=float) / 3600.0
     else:
         hours = np.array([np.size(p) * rules.step_s / 3600.0 for p in probs])
+    return curves_from_sweep(tp, fa, clips, cutoffs, hours, attribute)
+
+
+def curves_from_sweep(
+    tp: np.ndarray,
+    fa: np.ndarray,
+    clips: pd.DataFrame,
+    thresholds: np.ndarray,
+    hours: np.ndarray,
+    attribute: Attribute | None = None,
+) -> dict[str, pd.DataFrame]:
+    """DET curve per group from one ``sweep`` (so several attributes share a single sweep)."""
+    cutoffs = np.asarray(thresholds, dtype=float)
+    positive = clips["is_positive"].to_numpy(dtype=bool)
     if attribute is None:
         return {OVERALL[1]: _curve(cutoffs, tp, fa, positive, hours)}
     _, labels, order = group_labels(clips, attribute)
@@ -138,6 +151,11 @@ def _save(fig: Figure, path: Path | str) -> Path:
 
 
 def plot_det(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None, path: Path | str) -> Path:
+    """Save ``det_figure`` as a PNG."""
+    return _save(det_figure(curves, operating_cutoff), path)
+
+
+def det_figure(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None) -> Figure:
     """FRR against FA/h (log axis) per group; a marker at the operating cutoff. Zero FA/h is drawn at
     half an event per the smallest exposure, since a log axis has no 0."""
     fig = Figure(figsize=(6.4, 4.8))
@@ -157,7 +175,7 @@ def plot_det(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None,
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return fig
 
 
 def plot_group_rates(
@@ -167,6 +185,13 @@ def plot_group_rates(
     model: str | None = None,
     attribute: str | None = None,
 ) -> Path:
+    """Save ``group_rates_figure`` as a PNG."""
+    return _save(group_rates_figure(fairness, metric, model=model, attribute=attribute), path)
+
+
+def group_rates_figure(
+    fairness: pd.DataFrame, metric: str, model: str | None = None, attribute: str | None = None
+) -> Figure:
     """Horizontal bars of one metric per group with CI error bars, worst group at the top.
 
     Insufficient groups are grey and hatched; the overall value is a dashed line.
@@ -202,4 +227,4 @@ def plot_group_rates(
     ax.set_yticks(y, [f"{lab} (n={n})" for lab, n in zip(labels, rows["n"], strict=True)])
     ax.set_xlabel(metric)
     ax.set_title(f"{metric} per group (worst at top; grey: insufficient evidence)")
-    return _save(fig, path)
+    return fig

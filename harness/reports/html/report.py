@@ -1,0 +1,73 @@
+"""``report.html``: one self-contained page per run (verdict, efficiency, latency, power, accuracy per group, DET,
+trade-off), figures embedded as base64 PNG and no reference to anything outside the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from harness import __version__
+from harness.reports.html.fairness import model_section
+from harness.reports.html.sections import (
+    carbon_section,
+    efficiency_matrix,
+    latency_figures,
+    power_figures,
+    signoff_section,
+)
+from harness.reports.model_card import DEFAULT_MIN_GROUP_SIZE, registry_entries
+from harness.reports.run_tables import RunTables
+from harness.runs.rundir import RunDirectory
+
+TEMPLATE = "report.html.j2"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("harness.reports.html", "templates"),
+                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def _raw(tables: RunTables, name: str) -> pd.DataFrame | None:
+    path = tables.path / "raw" / name
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def page(tables: RunTables, min_group_size: int) -> dict[str, Any]:
+    """Everything the template shows, as plain data."""
+    manifest = tables.manifest
+    predictions, scores = _raw(tables, "predictions.parquet"), _raw(tables, "scores.parquet")
+    entries = registry_entries(tables.model_names)
+    evaluated = [m for m in tables.model_names if not tables.fairness_of(m).empty]
+    return {
+        "run_id": tables.run_id,
+        "created": manifest.get("created_utc", "not recorded"),
+        "commit": manifest.get("git_commit") or "not recorded",
+        "harness_version": manifest.get("harness_version", "not recorded"),
+        "report_version": __version__,
+        "host": (manifest.get("host") or {}).get("platform", "not recorded"),
+        "backends": ", ".join(manifest.get("backend", [])) or "not recorded",
+        "plan": (manifest.get("plan") or {}).get("name", "not recorded"),
+        "corpus": manifest.get("corpus"),
+        "min_group_size": min_group_size,
+        "signoff": signoff_section(tables),
+        "efficiency": efficiency_matrix(tables),
+        "carbon": carbon_section(tables),
+        "latency": latency_figures(tables),
+        "power": power_figures(tables),
+        "models": [model_section(tables, m, entries[m], predictions, scores, min_group_size) for m in evaluated],
+        "not_evaluated": [m for m in tables.model_names if m not in evaluated],
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    return _environment().get_template(TEMPLATE).render(**data)
+
+
+def write_report(run_dir: Path, *, min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> Path:
+    """Write ``report.html`` into the run directory and return its path."""
+    tables = RunTables.load(run_dir)
+    return RunDirectory(tables.path).write_text("report.html", render(page(tables, min_group_size)))
