@@ -26,6 +26,7 @@ from harness.registry.models import ModelEntry, ModelRegistry, sha256_file
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetProfile, TargetRegistry
 from harness.reports.carbon import write_carbon
+from harness.reports.documents import write_documents
 from harness.reports.efficiency import MD_COLUMNS, NOTES, efficiency_row
 from harness.reports.fairness import FairnessSettings
 from harness.reports.tables import write_table
@@ -33,7 +34,7 @@ from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation
 from harness.runs.manifest import build_manifest
 from harness.runs.rundir import RunDirectory, new_run_id
 from harness.runtimes import RuntimeOptions
-from harness.signoff import load_policy, signoff_run
+from harness.signoff import Policy, load_policy, signoff_run
 
 Progress = Callable[[str, int, int], None]
 
@@ -88,18 +89,24 @@ def execute(plan: Plan, ctx: Context, progress: Progress | None = None, resume: 
         run_evaluation(run, evaluable(models), corpus, _eval_settings(plan), _fairness_settings(plan),
                        backend="the real models on the host (LiteRT / ONNX Runtime), the outputs every "
                                "simulated target reports", progress=progress)
-    if targets:  # a deployment decision needs efficiency on a target; accuracy-only runs stop at the tables
-        _decide(run, plan, progress)
+    policy = load_policy(plan.policy_path())
+    if targets:  # a deployment decision needs efficiency on a target; accuracy-only runs get no verdict
+        _decide(run, plan, policy, progress)
+    if progress:
+        progress("model cards and report.html", 0, 1)
+    write_documents(run.path, min_group_size=policy.publication.min_group_size)
+    if progress:
+        progress("model cards and report.html", 1, 1)
     _record(run, ctx.results)
     return run.path
 
 
-def _decide(run: RunDirectory, plan: Plan, progress: Progress | None) -> None:
+def _decide(run: RunDirectory, plan: Plan, policy: Policy, progress: Progress | None) -> None:
     """Carbon and cost for the fleet, then the sign-off verdict, so the ledger line covers them too."""
     if progress:
         progress("sign-off", 0, 1)
     write_carbon(run.path, plan)
-    signoff_run(run.path, load_policy(plan.policy_path()))
+    signoff_run(run.path, policy)
     if progress:
         progress("sign-off", 1, 1)
 
