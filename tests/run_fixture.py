@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from harness.power.trace import Trace
 from harness.reports.tables import write_table
@@ -124,3 +125,21 @@ def _fairness(run: Path, spec: RunSpec) -> None:
          "four_fifths_ci": [rates[worst.name] / rates[best.name] - 0.01, 1.0]},
     ]
     (run / "disparity.json").write_text(json.dumps(disparity))
+
+
+def real_run(tmp_path_factory: pytest.TempPathFactory, models: tuple[str, ...], name: str) -> Path:
+    """A real run: ``models`` on the simulated phone, evaluated on the tiny synthetic corpus (fresh cache)."""
+    from click.testing import CliRunner
+
+    from harness.cli import _register, cli
+
+    _register()
+    results = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_RESULTS", str(results))
+        mp.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        args = ["run", *[a for m in models for a in ("--model", m)], "--target", "phone", "--corpus",
+                "builtin:tiny", "--runs", "20"]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from matplotlib import image
+from run_fixture import real_run
 
-from harness.cli import _register, cli
+from harness.cli import _register
 from harness.paths import models_dir
 from harness.registry.models import ModelRegistry
 from harness.reports.html.report import write_report
@@ -41,16 +41,7 @@ VIEWPORT = (1280, 1600)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    """A real run: two wake-word models on the simulated phone, evaluated on the tiny synthetic corpus."""
-    results = tmp_path_factory.mktemp("report-results")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HARNESS_RESULTS", str(results))
-        mp.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        args = ["run", *[a for m in MODELS for a in ("--model", m)], "--target", "phone", "--corpus",
-                "builtin:tiny", "--runs", "20"]
-        result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
+    return real_run(tmp_path_factory, MODELS, "report-results")
 
 
 @pytest.fixture(scope="module")

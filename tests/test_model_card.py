@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from run_fixture import real_run
 from scipy import stats
 
 from harness.cli import _register, cli
@@ -33,16 +34,7 @@ Z = stats.norm.ppf(0.975)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    """A real run: two wake-word models on the simulated phone, evaluated on the tiny synthetic corpus."""
-    results = tmp_path_factory.mktemp("card-results")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HARNESS_RESULTS", str(results))
-        mp.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        args = ["run", *[a for m in MODELS for a in ("--model", m)], "--target", "phone", "--corpus",
-                "builtin:tiny", "--runs", "20"]
-        result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
+    return real_run(tmp_path_factory, MODELS, "card-results")
 
 
 @pytest.fixture(scope="module")
