@@ -25,6 +25,7 @@ from harness.ledger import chain
 from harness.registry.models import ModelEntry, sha256_file
 from harness.registry.plans import Plan, Reporting
 from harness.registry.targets import Link, TargetProfile
+from harness.reports.documents import write_documents
 from harness.reports.efficiency import MD_COLUMNS, NOTES, efficiency_row
 from harness.reports.tables import write_table
 from harness.runs.manifest import build_manifest
@@ -105,6 +106,7 @@ def bench_device(settings: BenchSettings, model: ModelEntry, target: TargetProfi
                         title=f"Efficiency: {model.name} on the DUT at {settings.port}, run {run.run_id}",
                         notes=NOTES + DEVICE_NOTES, md_columns={**MD_COLUMNS, "mlperf_status": "MLPerf"},
                         meta={"run_id": run.run_id, "mode": settings.mode})
+        write_documents(run.path)
         _status(run, "complete", settings, summary=summary, resets=device.client.resets if device.client else 0)
     except KeyboardInterrupt:
         _status(run, "interrupted", settings, hint=f"harness bench-device ... --resume {run.path}")

@@ -109,14 +109,23 @@ def latency_figures(tables: RunTables) -> list[dict[str, str]]:
     return out
 
 
+def _trace_file(raw: Path, model: str, target: str) -> Path | None:
+    """A simulated run's trace, else the first energy window a DUT run kept (bench-device --mode energy)."""
+    path = raw / f"power__{model}__{target}.parquet"
+    if path.is_file():
+        return path
+    windows = sorted(raw.glob(f"energy_windows__{model}__{target}__trace*.parquet"))
+    return windows[0] if windows else None
+
+
 def power_figures(tables: RunTables) -> list[dict[str, str]]:
     out = []
     eff = tables.efficiency
     for target, models in _by_target(tables).items():
         traces: dict[str, Trace] = {}
         for model in models:
-            path: Path = tables.path / "raw" / f"power__{model}__{target}.parquet"
-            if path.is_file():
+            path = _trace_file(tables.path / "raw", model, target)
+            if path is not None:
                 traces[model] = Trace.from_parquet(path)
         if traces:
             runs = {m: int(eff.loc[(eff["model"] == m) & (eff["target"] == target), "n_runs"].iloc[0])
