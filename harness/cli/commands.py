@@ -7,7 +7,7 @@ import importlib
 import click
 
 _MODULES = (
-    "targets", "models", "predict", "run", "eval", "corpus", "ledger", "calibrate",  # registry, runs, accuracy
+    "targets", "models", "predict", "run", "eval", "corpus", "calibrate",            # registry, runs, accuracy
     "sim_dut", "bench_device", "devices",                                          # the lab bench
     "signoff", "report", "compare", "verify",                                      # decisions and audit
 )
