@@ -126,15 +126,60 @@ def _grow(n: int, elapsed_s: float, target_s: float) -> int:
 # ---- performance --------------------------------------------------------------------------------------
 
 
+def calibrate(timed: Callable[[int, float], float], per_inference_s: float, target_s: float) -> float:
+    """Device seconds per inference from growing runs (``timed(n, per)`` -> seconds) until one lasts ``target_s``."""
+    n = 1
+    while True:
+        elapsed = timed(n, per_inference_s)
+        per_inference_s = elapsed / n
+        if elapsed >= target_s or n >= MAX_N:
+            return per_inference_s
+        n = _grow(n, elapsed, target_s)
+
+
+def _timed_infer(client: DutClient) -> Callable[[int, float], float]:
+    """``(n, per) -> seconds`` of one ``infer n 0`` by the DUT's lap timestamps."""
+    return lambda n, per: timed_seconds(client.infer(n, 0, infer_timeout_s(client, n, 0, per)), client)
+
+
 def calibrate_performance(client: DutClient, target_s: float) -> float:
     """Device seconds per inference, from growing ``infer n 0`` runs until one lasts ``target_s``."""
-    n, per = 1, client.link.timeout_s / 2
-    while True:
-        elapsed = timed_seconds(client.infer(n, 0, infer_timeout_s(client, n, 0, per)), client)
-        per = elapsed / n
-        if elapsed >= target_s or n >= MAX_N:
-            return per
-        n = _grow(n, elapsed, target_s)
+    return calibrate(_timed_infer(client), client.link.timeout_s / 2, target_s)
+
+
+Window = Callable[[int, int, int, float], tuple[float, dict[str, Any]]]
+
+
+def measure_windows(client: DutClient, inputs: Sequence[DutInput], rules: Rules, run: RunDirectory, name: str,
+                    window: Window, timed: Callable[[int, float], float], *, label: str,
+                    progress: Progress | None = None, min_n: int = 1) -> list[dict[str, Any]]:
+    """The window loop both modes share: N from a calibration, one input per window, a short window run again
+    with a larger N, every attempt appended to ``name`` as it ends; finished windows of a killed run are kept.
+
+    ``window(i, stretch, n, per)`` runs one window and returns its seconds and the fields to record.
+    """
+    done = _counted(run, name)
+    if done:
+        per = done[-1]["window_s"] / done[-1]["n"]
+    else:
+        client.load(inputs[0].data)
+        per = calibrate(timed, client.link.timeout_s / 2, min(1.0, rules.min_window_s / 10))
+    n = max(min_n, choose_n(per, rules.min_window_s))
+    for i in range(len(done), rules.windows):
+        x = inputs[i % len(inputs)]
+        if progress:
+            progress(f"{label} {i + 1}/{rules.windows} ({n} inferences)", i, rules.windows)
+        client.load(x.data)
+        for stretch in range(rules.stretches + 1):
+            elapsed, fields = window(i, stretch, n, per)
+            counted = elapsed >= rules.min_window_s or stretch == rules.stretches
+            run.append_jsonl(name, {"window": i, "input_id": x.id, "n": n, "warmup": rules.warmup,
+                                    "window_s": elapsed, **fields, "counted": counted, "resets": client.resets})
+            if counted:
+                break
+            per = elapsed / n
+            n = max(min_n, choose_n(per, rules.min_window_s))  # input-dependent latency: stretch this and later windows
+    return _counted(run, name)
 
 
 def measure_performance(client: DutClient, inputs: Sequence[DutInput], rules: Rules, run: RunDirectory,
@@ -144,33 +189,14 @@ def measure_performance(client: DutClient, inputs: Sequence[DutInput], rules: Ru
 
     Windows an interrupted run finished are kept and not measured again.
     """
-    done = _counted(run, name)
-    if done:
-        per = done[-1]["window_s"] / done[-1]["n"]
-    else:
-        client.load(inputs[0].data)
-        per = calibrate_performance(client, min(1.0, rules.min_window_s / 10))
-    n = max(min_n, choose_n(per, rules.min_window_s))
-    for i in range(len(done), rules.windows):
-        x = inputs[i % len(inputs)]
-        if progress:
-            progress(f"window {i + 1}/{rules.windows} ({n} inferences)", i, rules.windows)
-        client.load(x.data)
-        for stretch in range(rules.stretches + 1):
-            r = client.infer(n, rules.warmup, infer_timeout_s(client, n, rules.warmup, per))
-            elapsed = timed_seconds(r, client)
-            long_enough = elapsed >= rules.min_window_s
-            counted = long_enough or stretch == rules.stretches
-            run.append_jsonl(name, {
-                "window": i, "input_id": x.id, "n": n, "warmup": rules.warmup, "lap_a_us": r.laps_us[0],
-                "lap_b_us": r.laps_us[-1], "window_s": elapsed, "throughput_ips": n / elapsed,
-                "latency_ms": 1000.0 * elapsed / n, "counted": counted, "scores": list(r.scores),
-                "resets": client.resets})
-            if counted:
-                break
-            per = elapsed / n
-            n = max(min_n, choose_n(per, rules.min_window_s))  # input-dependent latency: stretch this and later windows
-    windows = _counted(run, name)
+    def window(_i: int, _stretch: int, n: int, per: float) -> tuple[float, dict[str, Any]]:
+        r = client.infer(n, rules.warmup, infer_timeout_s(client, n, rules.warmup, per))
+        elapsed = timed_seconds(r, client)
+        return elapsed, {"lap_a_us": r.laps_us[0], "lap_b_us": r.laps_us[-1], "throughput_ips": n / elapsed,
+                         "latency_ms": 1000.0 * elapsed / n, "scores": list(r.scores)}
+
+    windows = measure_windows(client, inputs, rules, run, name, window, _timed_infer(client), label="window",
+                              progress=progress, min_n=min_n)
     status, flags = validity([w["window_s"] for w in windows], rules)
     return WindowedResult("performance", rules, windows, status, flags)
 
@@ -258,40 +284,19 @@ def measure_energy(client: DutClient, monitor: PowerMonitor, inputs: Sequence[Du
 
     Each window's trace is kept under raw/; finished windows of an interrupted run are not measured again.
     """
-    done = _counted(run, name)
-    if done:
-        per = done[-1]["window_s"] / done[-1]["n"]
-    else:
-        client.load(inputs[0].data)
-        per, n = client.link.timeout_s / 2, 1
-        target = min(1.0, rules.min_window_s / 10)
-        while True:
-            m, _, _ = energy_window(client, monitor, n, 0, per)
-            per = m.window.seconds / n
-            if m.window.seconds >= target or n >= MAX_N:
-                break
-            n = _grow(n, m.window.seconds, target)
-    n = max(min_n, choose_n(per, rules.min_window_s))
-    for i in range(len(done), rules.windows):
-        x = inputs[i % len(inputs)]
-        if progress:
-            progress(f"energy window {i + 1}/{rules.windows} ({n} inferences)", i, rules.windows)
-        client.load(x.data)
-        for stretch in range(rules.stretches + 1):
-            m, trace, r = energy_window(client, monitor, n, rules.warmup, per)
-            counted = m.window.seconds >= rules.min_window_s or stretch == rules.stretches
-            trace_name = f"{name.removesuffix('.jsonl')}__trace{i}_{stretch}.parquet"
-            trace.to_parquet(run.path / trace_name)
-            run.append_jsonl(name, {
-                "window": i, "input_id": x.id, "n": n, "warmup": rules.warmup, "window_s": m.window.seconds,
-                "energy_uj": m.energy.uj, "energy_uj_per_inference": m.per_inference.uj,
-                "avg_power_mw": m.avg_power.mw, "idle_power_mw": m.idle_power.mw, "counted": counted,
-                "trace": trace_name, "monitor": trace.monitor, "scores": list(r.scores), "resets": client.resets})
-            if counted:
-                break
-            per = m.window.seconds / n
-            n = max(min_n, choose_n(per, rules.min_window_s))
-    windows = _counted(run, name)
+    def window(i: int, stretch: int, n: int, per: float) -> tuple[float, dict[str, Any]]:
+        m, trace, r = energy_window(client, monitor, n, rules.warmup, per)
+        trace_name = f"{name.removesuffix('.jsonl')}__trace{i}_{stretch}.parquet"
+        trace.to_parquet(run.path / trace_name)
+        return m.window.seconds, {
+            "energy_uj": m.energy.uj, "energy_uj_per_inference": m.per_inference.uj, "avg_power_mw": m.avg_power.mw,
+            "idle_power_mw": m.idle_power.mw, "trace": trace_name, "monitor": trace.monitor, "scores": list(r.scores)}
+
+    def timed(n: int, per: float) -> float:
+        return energy_window(client, monitor, n, 0, per)[0].window.seconds
+
+    windows = measure_windows(client, inputs, rules, run, name, window, timed, label="energy window",
+                              progress=progress, min_n=min_n)
     status, flags = validity([w["window_s"] for w in windows], rules)
     median = median_window(windows)
     return WindowedResult("energy", rules, windows, status, flags, extra={
