@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import DataError
-from harness.evaluation.det import det_curve, det_curves, operating_point, plot_det
+from harness.evaluation.det import det_curve, det_curves, operating_point, plot_det, sweep
 from harness.evaluation.streaming import StreamingRules, detect, match, score, smooth
 
 
@@ -150,3 +150,18 @@ def test_det_curves_per_group(tmp_path: Path) -> None:
     out = plot_det(curves, 0.55, tmp_path / "det.png")
     assert out.exists() and out.stat().st_size > 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sweep_equals_the_rules_applied_at_every_threshold() -> None:
+    rng = np.random.default_rng(3)
+    rules = StreamingRules(window=3, cutoff=0.5, step_s=0.08, refractory_s=1.0)
+    probs = [rng.beta(0.5, 2.0, size=rng.integers(0, 80)) for _ in range(40)]
+    positive = np.arange(40) % 2 == 0
+    clips = pd.DataFrame({"is_positive": positive, "phrase_start_s": np.where(positive, 1.0, np.nan),
+                          "phrase_end_s": np.where(positive, 1.6, np.nan)})
+    thresholds = np.linspace(0, 1, 21)
+    tp, fa = sweep(probs, clips, rules, thresholds)
+    for i, p in enumerate(probs):
+        start, end = (1.0, 1.6) if positive[i] else (None, None)
+        for j, cutoff in enumerate(thresholds):
+            assert (tp[i, j], fa[i, j]) == rules.match(rules.detections(p, cutoff), start, end)

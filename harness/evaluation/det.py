@@ -54,9 +54,11 @@ def sweep(
         raise DataError("positive clips need phrase_start_s and phrase_end_s to match detections")
     for i, p in enumerate(probs):
         smoothed = smooth(p, rules.window)
+        if not smoothed.size:
+            continue
         start, end = (starts[i], ends[i]) if positive[i] else (None, None)
-        for j, cutoff in enumerate(cutoffs):
-            tp[i, j], fa[i, j] = rules.match(rules.detect_smoothed(smoothed, cutoff), start, end)
+        for j in np.flatnonzero(cutoffs < smoothed.max()):  # at or above the peak nothing fires: no TP, no FA
+            tp[i, j], fa[i, j] = rules.match(rules.detect_smoothed(smoothed, cutoffs[j]), start, end)
     return tp, fa
 
 
