@@ -39,7 +39,12 @@ def cli() -> None:
       harness predict --model mww-alexa --target esp32-s3 --json
       harness run                          # the default plan, plans/demo.yaml
       harness run --model my.tflite --target mcu
-    Every run writes results/<run_id>/ and prints that directory as its last line.
+      harness eval --model mww-alexa --corpus builtin:demo   # accuracy per accent and noise
+      harness signoff results/<run_id>     # the verdict: exit 0 PASS, 1 FAIL, 3 undecided
+      harness sim-dut --target mcu --model mlperf-dscnn-kws  # a simulated MLPerf Tiny board
+      harness bench-device --port /dev/ttyACM0 --model mlperf-dscnn-kws
+    Every run writes results/<run_id>/ (tables, report.html, model_cards/, signoff.md)
+    and prints that directory as its last line.
     """
 
 
