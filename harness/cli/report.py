@@ -7,14 +7,17 @@ from pathlib import Path
 import click
 
 from harness.reports.documents import write_documents
-from harness.reports.model_card import DEFAULT_MIN_GROUP_SIZE
+from harness.signoff import load_policy
 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--min-group-size", type=click.IntRange(min=1), default=DEFAULT_MIN_GROUP_SIZE, show_default=True,
-              help="Groups measured on fewer clips are left out of the public model cards (kept in report.html).")
-def command(run_dir: Path, min_group_size: int) -> None:
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="Sign-off policy whose publication.min_group_size applies (default plans/policy-default.yaml).")
+@click.option("--min-group-size", type=click.IntRange(min=1), default=None,
+              help="Groups measured on fewer clips are left out of the public model cards (kept in report.html); "
+                   "overrides the policy's publication.min_group_size.")
+def command(run_dir: Path, policy_path: Path | None, min_group_size: int | None) -> None:
     """Write model cards and report.html from a run directory's tables.
 
     \b
@@ -30,5 +33,7 @@ def command(run_dir: Path, min_group_size: int) -> None:
     <results>/.pseudonym-salt). Prints each file written.
     Example:  harness report results/20260101T000000000Z-demo
     """
+    if min_group_size is None:
+        min_group_size = load_policy(policy_path).publication.min_group_size
     for path in write_documents(run_dir, min_group_size=min_group_size):
         click.echo(str(path))

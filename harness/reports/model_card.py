@@ -19,7 +19,7 @@ from harness.reports.cards.pseudonym import salt_for
 from harness.reports.run_tables import RunTables
 from harness.runs.rundir import RunDirectory
 
-DEFAULT_MIN_GROUP_SIZE = 20
+DEFAULT_MIN_GROUP_SIZE = 30  # as plans/policy-default.yaml publication.min_group_size
 CARDS_DIR = "model_cards"
 
 

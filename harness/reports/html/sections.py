@@ -43,7 +43,19 @@ def signoff_section(tables: RunTables) -> dict[str, Any] | None:
     counts = pd.Series([g["status"] for g in gates], dtype=object).value_counts()
     return {"verdict": verdict, "cls": STATUS_CLASS.get(verdict, ""),
             "counts": ", ".join(f"{int(counts[s])} {s}" for s in GATE_STATUS_ORDER if s in counts),
+            "by_model": _by_model(gates),
             "gates": [g for g in gates if g["status"] != "PASS"], "passed": [g for g in gates if g["status"] == "PASS"]}
+
+
+def _by_model(gates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model (run-wide gates such as the checklist apart): its worst gate status and the count of each."""
+    rows = []
+    for model, group in pd.DataFrame(gates).groupby("model", sort=False):
+        statuses = group["status"].value_counts()
+        worst = next(s for s in GATE_STATUS_ORDER if s in statuses)
+        rows.append({"model": model or "(run-wide)", "status": worst, "cls": STATUS_CLASS.get(worst, ""),
+                     "counts": ", ".join(f"{int(statuses[s])} {s}" for s in GATE_STATUS_ORDER if s in statuses)})
+    return rows
 
 
 def efficiency_matrix(tables: RunTables) -> dict[str, Any] | None:
