@@ -26,6 +26,13 @@ from harness.paths import results_dir
               help="Seconds to wait for a reply (infer adds the expected window time).")
 @click.option("--inputs", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="MLPerf Tiny dataset folder (.bin inputs + y_labels.csv). Default: seeded inputs, unlabelled.")
+@click.option("--corpus", default=None,
+              help="Accuracy mode over a corpus directory or builtin:tiny|demo|full (kws models): per-group "
+                   "fairness tables from the DUT's scores, as 'harness eval' writes them.")
+@click.option("--min-clips", type=int, default=30, show_default=True,
+              help="With --corpus: groups with fewer clips are marked insufficient evidence.")
+@click.option("--min-speakers", type=int, default=5, show_default=True,
+              help="With --corpus: groups with fewer speakers are marked insufficient evidence.")
 @click.option("--count", type=int, default=20, show_default=True, help="Seeded inputs for accuracy mode.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--results", type=click.Path(path_type=Path), default=None,
@@ -33,21 +40,24 @@ from harness.paths import results_dir
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory; finished windows and inputs are not measured again.")
 def command(port: str, model_name: str, target_name: str, mode: str, monitor: str | None, quick: bool, baud: int,
-            timeout_s: float, inputs: Path | None, count: int, seed: int, results: Path | None,
-            resume: Path | None) -> None:
+            timeout_s: float, inputs: Path | None, corpus: str | None, min_clips: int, min_speakers: int, count: int,
+            seed: int, results: Path | None, resume: Path | None) -> None:
     """Drive MLPerf Tiny firmware over serial and write results/<run_id>/ like 'harness run'.
 
     \b
     Examples:
       harness bench-device --port /dev/ttyACM0 --model mlperf-dscnn-kws --target nucleo-l4r5zi
       harness bench-device --port socket://127.0.0.1:4000 --model mlperf-dscnn-kws --mode accuracy --quick
+      harness bench-device --port /dev/ttyACM0 --model my-kws.yaml --mode accuracy --corpus builtin:demo
       harness bench-device --port /dev/ttyACM1 --model mlperf-dscnn-kws --mode energy --monitor lpm01a:/dev/ttyACM0
     Writes manifest.json, status.json, efficiency.csv|.md|.json (backend 'device') and <mode>.json, or
-    accuracy.json and parity.json; raw/ holds transcript.log, the windows and per-input rows as JSONL.
+    accuracy.json and parity.json (with --corpus also raw/predictions.parquet, fairness.csv|.md|.json,
+    disparity.json, confusion.csv|.md|.json); raw/ holds transcript.log, the windows and per-input rows as JSONL.
     The directory is printed as the last line.
     """
     settings = BenchSettings(port=port, model=model_name, target=target_name, mode=mode, monitor=monitor,
-                             quick=quick, baud=baud, timeout_s=timeout_s, inputs=inputs, count=count, seed=seed)
+                             quick=quick, baud=baud, timeout_s=timeout_s, inputs=inputs, count=count, seed=seed,
+                             corpus=corpus, min_clips=min_clips, min_speakers=min_speakers)
     settings.check()
     model, target = models().get(model_name), targets().get(target_name)
     with progress_bar(f"bench-device {mode}") as update:

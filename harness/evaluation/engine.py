@@ -130,11 +130,16 @@ def _assemble(work_dir: Path, n_chunks: int, manifest: pd.DataFrame,
               groups: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     scored = pd.concat([pd.read_parquet(_chunk_path(work_dir, i)) for i in range(n_chunks)], ignore_index=True)
     steps = scored[["model", "clip_id", "scores"]]
+    return with_clip_columns(scored.drop(columns=["scores"]), manifest, groups), steps
+
+
+def with_clip_columns(scored: pd.DataFrame, manifest: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """Scored rows joined with their clip's manifest columns, in the column order of raw/predictions.parquet."""
     clip_cols = [c for c in ("clip_id", "path", "label", "speaker", "kind", *groups, "duration_s",
                              "phrase_start_s", "phrase_end_s") if c in manifest.columns]
-    predictions = scored.drop(columns=["scores"]).merge(manifest[list(dict.fromkeys(clip_cols))], on="clip_id")
+    predictions = scored.merge(manifest[list(dict.fromkeys(clip_cols))], on="clip_id")
     if "duration_s" not in predictions.columns:
         predictions["duration_s"] = np.nan
     front = [c for c in PREDICTION_BASE if c in predictions.columns]
     rest = [c for c in predictions.columns if c not in front]
-    return predictions[front + rest], steps
+    return predictions[front + rest]

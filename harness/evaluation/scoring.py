@@ -8,6 +8,7 @@ four microWakeWord models share the micro front end; the openWakeWord heads shar
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -118,43 +119,77 @@ class WakeWordScorer(Scorer):
         return row, probs
 
 
-class ClassifierScorer(Scorer):
-    """Multi-class keyword spotting: one invocation per clip, top-1 of the model's labels."""
+UNKNOWN = "_unknown_"
+SILENCE = "_silence_"
 
-    UNKNOWN = "_unknown_"
-    SILENCE = "_silence_"
 
-    def __init__(self, entry: ModelEntry, options: RuntimeOptions) -> None:
-        super().__init__(entry, options)
+@dataclass(frozen=True)
+class KwsClasses:
+    """A multi-class model's output labels, and how its scores and a clip's label become one prediction row.
+
+    Session-free, so scores printed by a device are counted exactly as the host's are.
+    """
+
+    labels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, entry: ModelEntry) -> KwsClasses:
         if not entry.labels:
             raise ConfigError(f"kws model '{entry.name}' needs 'labels' (its output classes in order)",
                               hint=f"add them to {entry.source_file}")
-        self.labels = list(entry.labels)
-        self.keywords = {lab for lab in self.labels if not lab.startswith("_")}
-        self.input = self.session.inputs[0]
-        self.output = self.session.outputs[0]
+        return cls(tuple(entry.labels))
+
+    @property
+    def keywords(self) -> set[str]:
+        return {lab for lab in self.labels if not lab.startswith("_")}
 
     def expected(self, label: str) -> str:
         """The class a clip should get: its word, or _unknown_ for words the model does not know."""
         if label in self.labels:
             return label
-        return self.SILENCE if label == self.SILENCE else self.UNKNOWN
+        return SILENCE if label == SILENCE else UNKNOWN
 
-    def score(self, features: np.ndarray, clip: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
-        x = self.frontend.model_inputs(features, self.input)[0]
-        scores = dequantize(self.session.run([x])[0].reshape(-1), self.output)
+    def prediction(self, scores: np.ndarray, label: str) -> dict[str, Any]:
+        """The prediction row fields for a clip labelled ``label`` whose class scores are ``scores``."""
         top = int(np.argmax(scores))
         predicted = self.labels[top]
-        expected = self.expected(str(clip["label"]))
-        row = {
+        expected = self.expected(label)
+        keywords = self.keywords
+        return {
             "expected": expected,
             "predicted_label": predicted,
             "score": float(scores[top]),
             "correct": predicted == expected,
-            "is_keyword": expected in self.keywords,
-            "predicted_keyword": predicted in self.keywords,
+            "is_keyword": expected in keywords,
+            "predicted_keyword": predicted in keywords,
         }
-        return row, scores
+
+
+class ClassifierScorer(Scorer):
+    """Multi-class keyword spotting: one invocation per clip, top-1 of the model's labels."""
+
+    UNKNOWN = UNKNOWN
+    SILENCE = SILENCE
+
+    def __init__(self, entry: ModelEntry, options: RuntimeOptions) -> None:
+        super().__init__(entry, options)
+        self.classes = KwsClasses.of(entry)
+        self.labels = list(self.classes.labels)
+        self.keywords = self.classes.keywords
+        self.input = self.session.inputs[0]
+        self.output = self.session.outputs[0]
+
+    def expected(self, label: str) -> str:
+        """The class a clip should get: its word, or _unknown_ for words the model does not know."""
+        return self.classes.expected(label)
+
+    def model_input(self, features: np.ndarray) -> np.ndarray:
+        """The one tensor a clip becomes: the front end's first step, typed and quantized for the model's input."""
+        return self.frontend.model_inputs(features, self.input)[0]
+
+    def score(self, features: np.ndarray, clip: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+        scores = dequantize(self.session.run([self.model_input(features)])[0].reshape(-1), self.output)
+        return self.classes.prediction(scores, str(clip["label"])), scores
 
 
 def make_scorer(entry: ModelEntry, options: RuntimeOptions) -> Scorer:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from harness.corpus.directory import Corpus, load_corpus
 from harness.errors import ConfigError
 from harness.evaluation.engine import EvalSettings, evaluate
@@ -52,6 +54,18 @@ def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus,
     predictions.to_parquet(run.raw / "predictions.parquet", index=False)
     steps.to_parquet(run.raw / "scores.parquet", index=False)
     by_name = {e.name: e for e in entries}
+    long = write_fairness(run, predictions, by_name, corpus, fairness, backend)
+    if progress:
+        progress("plots", 0, 1)
+    write_plots(long, predictions, steps, _rules(entries, settings), by_name, run.path / "plots")
+
+
+def write_fairness(run: RunDirectory, predictions: pd.DataFrame, by_name: dict[str, ModelEntry], corpus: Corpus,
+                   fairness: FairnessSettings, backend: str) -> pd.DataFrame:
+    """fairness.csv|md|json, disparity.json and (multi-class models) confusion.csv|md|json; returns fairness rows.
+
+    ``backend`` says in fairness.md where the scores came from.
+    """
     long, disparity = fairness_tables(predictions, by_name, corpus.group_columns, fairness)
     write_table(long, run.path, "fairness", markdown=fairness_markdown(long, disparity, by_name, corpus.name, backend),
                 meta={"run_id": run.run_id, "corpus": corpus.name, "confidence": fairness.confidence})
@@ -60,9 +74,7 @@ def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus,
     if not confusion.empty:
         write_table(confusion, run.path, "confusion", markdown=confusion_markdown(confusion, corpus.name),
                     meta={"run_id": run.run_id, "corpus": corpus.name})
-    if progress:
-        progress("plots", 0, 1)
-    write_plots(long, predictions, steps, _rules(entries, settings), by_name, run.path / "plots")
+    return long
 
 
 def _rules(entries: list[ModelEntry], settings: EvalSettings) -> dict[str, StreamingRules]:
