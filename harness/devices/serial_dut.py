@@ -83,7 +83,8 @@ class SerialDutDevice(Device):
 
         voltage = (self.target.power_monitor.voltage if self.target.power_monitor else None) \
             or self.target.power.supply_v
-        with open_monitor(self.monitor_spec, voltage_v=voltage, log_path=self.transcript_path) as monitor:
+        monitor_log = self.transcript_path.with_name("monitor.log")
+        with open_monitor(self.monitor_spec, voltage_v=voltage, log_path=monitor_log) as monitor:
             self.result = measure_energy(self.client, monitor, self.inputs, rules, self.run, min_n=runs, name=stem)
         w = median_energy_window(self.result)
         trace = Trace.from_parquet(self.run.path / w["trace"])

@@ -68,12 +68,19 @@ class Link(_Strict):
     url: str
     baud: int = 115200
     timeout_s: float = Field(default=10.0, gt=0)
+    io_manager: bool = Field(default=False, description="the DUT's UART goes through an MLPerf Tiny IO manager "
+                                                        "(energy mode: the power monitor supplies the DUT)")
 
 
 class PowerMonitorSpec(_Strict):
     model: str = Field(description="lpm01a, joulescope, ppk2 or sim")
     url: str | None = None
     voltage: float | None = Field(default=None, gt=0)
+
+    @property
+    def spec(self) -> str:
+        """The ``kind[:url]`` string ``harness.power.monitor.open_monitor`` takes."""
+        return f"{self.model}:{self.url}" if self.url else self.model
 
 
 class TargetProfile(_Strict):

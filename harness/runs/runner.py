@@ -53,7 +53,8 @@ def open_device(target: TargetProfile, plan: Plan, raw: Path) -> Device:
     if target.is_simulated:
         options = RuntimeOptions(xnnpack=plan.runtime.xnnpack, threads=plan.runtime.threads)
         return SimulatedDevice(target, seed=plan.seed, options=options)
-    return SerialDutDevice(target, raw, seed=plan.seed)
+    monitor = target.power_monitor.spec if target.power_monitor else None  # a monitor: energy mode
+    return SerialDutDevice(target, raw, seed=plan.seed, monitor=monitor, io_manager=target.link.io_manager)
 
 
 def resolve(plan: Plan, ctx: Context) -> tuple[list[ModelEntry], list[TargetProfile]]:
