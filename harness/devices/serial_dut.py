@@ -15,7 +15,7 @@ from harness.analysis import analyze
 from harness.devices.base import Deployment, Device, Measurement
 from harness.dut.client import DutClient
 from harness.dut.inputs import DutInput, seeded_inputs
-from harness.dut.modes import MLPERF, Rules, WindowedResult, measure_energy, measure_performance
+from harness.dut.modes import MLPERF, Progress, Rules, WindowedResult, measure_energy, measure_performance
 from harness.dut.parity import HostReference
 from harness.dut.records import DutLink, RetryPolicy
 from harness.dut.transcript import Transcript
@@ -32,7 +32,7 @@ class SerialDutDevice(Device):
 
     def __init__(self, target: TargetProfile, raw: Path, *, seed: int = 0, rules: Rules = MLPERF,
                  monitor: str | None = None, io_manager: bool = False, inputs: list[DutInput] | None = None,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, progress: Progress | None = None) -> None:
         super().__init__()
         self.target = target
         self.run = RunDirectory(raw.parent)
@@ -43,6 +43,7 @@ class SerialDutDevice(Device):
         self.transcript_path = raw / "transcript.log"
         self.inputs = inputs
         self.retry = retry
+        self.progress = progress
         self.client: DutClient | None = None
         self.host: HostReference | None = None
         self.result: WindowedResult | None = None
@@ -77,7 +78,8 @@ class SerialDutDevice(Device):
         stem = f"raw/{'energy' if self.monitor_spec else 'latency'}_windows__{self.deployment.model.name}__" \
                f"{self.target.name}.jsonl"
         if self.monitor_spec is None:
-            self.result = measure_performance(self.client, self.inputs, rules, self.run, min_n=runs, name=stem)
+            self.result = measure_performance(self.client, self.inputs, rules, self.run, self.progress, min_n=runs,
+                                              name=stem)
             return Measurement(self.result.latencies_s, None, None, None, [self._scores()], self.backend)
         from harness.power.monitor import open_monitor
 
@@ -85,7 +87,8 @@ class SerialDutDevice(Device):
             or self.target.power.supply_v
         monitor_log = self.transcript_path.with_name("monitor.log")
         with open_monitor(self.monitor_spec, voltage_v=voltage, log_path=monitor_log) as monitor:
-            self.result = measure_energy(self.client, monitor, self.inputs, rules, self.run, min_n=runs, name=stem)
+            self.result = measure_energy(self.client, monitor, self.inputs, rules, self.run, self.progress,
+                                         min_n=runs, name=stem)
         w = median_energy_window(self.result)
         trace = Trace.from_parquet(self.run.path / w["trace"])
         return Measurement(self.result.latencies_s, None, _energy(w), trace, [self._scores()], self.backend)

@@ -102,7 +102,8 @@ def bench_device(settings: BenchSettings, model: ModelEntry, target: TargetProfi
     run = _open_run(settings, model, target, results, resume, corpus)
     _status(run, "running", settings)
     device = SerialDutDevice(target, run.raw, seed=settings.seed, rules=QUICK if settings.quick else MLPERF,
-                             monitor=settings.monitor, io_manager=settings.mode == "energy", inputs=inputs)
+                             monitor=settings.monitor, io_manager=settings.mode == "energy", inputs=inputs,
+                             progress=progress)
     try:
         deployment = device.deploy(model, target.default_stack)
         if settings.mode == "accuracy":

@@ -179,6 +179,8 @@ def measure_windows(client: DutClient, inputs: Sequence[DutInput], rules: Rules,
                 break
             per = elapsed / n
             n = max(min_n, choose_n(per, rules.min_window_s))  # input-dependent latency: stretch this and later windows
+    if progress:
+        progress(f"{label}s measured", rules.windows, rules.windows)
     return _counted(run, name)
 
 
