@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 
-def _fmt(value: Any) -> str:
+def format_cell(value: Any) -> str:
+    """One value as the Markdown tables show it (n/a for missing, yes/**no** for booleans, 4 significant digits)."""
     if value is None:
         return "n/a"
     if isinstance(value, (bool, np.bool_)):
@@ -35,7 +36,7 @@ def to_markdown(df: pd.DataFrame, columns: dict[str, str] | None = None) -> str:
     header = "| " + " | ".join(columns.values()) + " |"
     rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) and df[c].dtype != bool else "---"
                           for c in columns) + "|"
-    body = ["| " + " | ".join(_fmt(row[c]) for c in columns) + " |" for _, row in df.iterrows()]
+    body = ["| " + " | ".join(format_cell(row[c]) for c in columns) + " |" for _, row in df.iterrows()]
     return "\n".join([header, rule, *body]) + "\n"
 
 

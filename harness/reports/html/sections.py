@@ -12,7 +12,7 @@ import pandas as pd
 from harness.power.trace import Trace
 from harness.reports.html.figures import data_uri, latency_figure, power_figure
 from harness.reports.run_tables import GATE_STATUS_ORDER, RunTables, carbon_view, gate_rank
-from harness.reports.tables import _fmt
+from harness.reports.tables import format_cell
 
 FITS = ("fits_latency", "fits_power", "fits_memory")
 STATUS_CLASS = {"PASS": "pass", "FAIL": "fail", "INSUFFICIENT_EVIDENCE": "insufficient", "WAIVED": "waived"}
@@ -24,7 +24,7 @@ def cell(value: Any) -> str:
     """A table cell as the Markdown tables write it (n/a, thousands separators, 4 significant digits)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return _fmt(value).replace("**", "")
+    return format_cell(value).replace("**", "")
 
 
 def signoff_section(tables: RunTables) -> dict[str, Any] | None:
