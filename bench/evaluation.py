@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.overhead import OVERHEAD_MODELS
+from harness.core.paths import models_dir
 from harness.corpus.audio import load_conformed
 from harness.corpus.directory import Corpus
 from harness.evaluation.engine import EvalSettings, evaluate
 from harness.frontends import micro
-from harness.paths import models_dir
 from harness.registry.models import ModelEntry, ModelRegistry
 from harness.runs.evaluation import resolve_corpus
 

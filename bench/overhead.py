@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.paths import models_dir, targets_dir
+from harness.core.paths import models_dir, targets_dir
 from harness.registry.models import ModelRegistry
 from harness.registry.targets import TargetRegistry
 
@@ -39,7 +39,7 @@ def raw_loop_s_per_inference(path: Path, x: np.ndarray, runs: int) -> float:
 
 
 def harness_overhead() -> dict[str, Any]:
-    """Per-inference wall time of SimulatedDevice.measure() / the raw loop, same model, same settings."""
+    """Per-inference wall time of SimulatedDevice.measure_energy() / the raw loop, same model, same settings."""
     from harness.devices.sim import SimulatedDevice
 
     models = ModelRegistry(models_dir())
@@ -50,12 +50,12 @@ def harness_overhead() -> dict[str, Any]:
         device = SimulatedDevice(target, seed=0)
         device.deploy(entry, target.default_stack)
         x = device._inputs[0][0]
-        device.measure(runs=200, warmup=200)  # warm-up outside the timed windows, as for the raw loop
+        device.measure_energy(runs=200, warmup=200)  # warm-up outside the timed windows, as for the raw loop
         ratios = []
         for _ in range(REPEATS):  # interleave so drifts in machine load hit both sides alike
             raw = raw_loop_s_per_inference(entry.artifact_path(), x, RUNS)
             t0 = time.perf_counter()
-            device.measure(runs=RUNS, warmup=0)
+            device.measure_energy(runs=RUNS, warmup=0)
             sim = (time.perf_counter() - t0) / RUNS
             ratios.append(sim / raw)
         device.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from harness.paths import project_root, results_dir
+from harness.core.paths import project_root, results_dir
 
 Figures = dict[str, dict[str, Any]]
 

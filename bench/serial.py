@@ -6,14 +6,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.core.paths import models_dir, targets_dir
+from harness.core.transcript import Transcript
 from harness.dut.client import DutClient
-from harness.dut.records import DutLink
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.server import SimDutServer
-from harness.dut.transcript import Transcript
 from harness.dut.transfer import transfer_efficiency
-from harness.paths import models_dir, targets_dir
 from harness.registry.models import ModelRegistry
+from harness.registry.resources import Link
 from harness.registry.targets import TargetRegistry
 
 BAUD = 115_200
@@ -27,7 +27,7 @@ def serial_figures() -> dict[str, dict[str, Any]]:
     tensor = bytes(range(256)) + bytes(range(234))
     with tempfile.TemporaryDirectory(prefix="bench-serial-") as work, \
             SimDutServer(firmware, baud=BAUD) as server, \
-            DutClient(DutLink(server.url, baud=BAUD), Transcript(Path(work) / "transcript.log")) as client:
+            DutClient(Link(url=server.url, baud=BAUD), Transcript(Path(work) / "transcript.log")) as client:
         client.open()
         client.load(tensor)  # warm-up: connection and first-command costs stay out of the figure
         figure = transfer_efficiency(client, tensor, loads=LOADS).record()

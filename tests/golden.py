@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.core.paths import project_root
+
 GOLDEN = Path(__file__).parent / "data" / "golden"
 UPDATE = os.environ.get("HARNESS_UPDATE_GOLDEN") == "1"
 
@@ -32,6 +34,8 @@ PRESENCE_ONLY = {".png", ".html", ".log"}
 LONG_FRAME = 2000  # rows beyond which a frame is kept as a fingerprint (power traces)
 RUN_ID = re.compile(r"\d{8}T\d{9}Z-[A-Za-z0-9_.-]+")
 PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
+SITE = re.compile(r"[^\s`'\"]*/site-packages/")
+COMMIT = re.compile(r"\b[0-9a-f]{40}(-dirty)?\b")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(\.\d+)?(\+00:00|Z)?)?")
 
 
@@ -42,10 +46,12 @@ class Normaliser:
         self.roots = sorted({str(r) for r in roots if r}, key=len, reverse=True)
 
     def text(self, value: str) -> str:
+        value = SITE.sub("<SITE>/", value)
         for root in self.roots:
             value = value.replace(root, "<ROOT>")
         value = RUN_ID.sub("<RUN>", value)
         value = PORT.sub(r"\1:<PORT>", value)
+        value = COMMIT.sub("<COMMIT>", value)
         return DATE.sub("<DATE>", value)
 
     def value(self, value: Any) -> Any:
@@ -89,16 +95,16 @@ def _markdown(text: str, norm: Normaliser) -> str:
     return norm.text("\n".join(out))
 
 
-def _unpin_socket_targets(manifest: dict[str, Any]) -> None:
-    """A target reached on a test socket hashes its URL, whose port changes with every run."""
+def _unpin_targets(manifest: dict[str, Any]) -> None:
+    """A profile's hash covers its link (a test socket's port changes with every run) and, before the
+    audit-trail work, the absolute path of its file; both vary with where and when the test runs."""
     for target in manifest.get("targets") or []:
-        if "<PORT>" in str(target.get("link", "")):
-            target["sha256"] = "<sha256 of a profile with a test port>"
+        target["sha256"] = "<profile sha256>"
 
 
 def snapshot(run_dir: Path, *roots: Path) -> dict[str, Any]:
     """The normalised content of every file under ``run_dir``."""
-    norm = Normaliser(run_dir.parent, Path(os.environ.get("HARNESS_CACHE", "")), *roots)
+    norm = Normaliser(run_dir.parent, Path(os.environ.get("HARNESS_CACHE", "")), project_root(), *roots)
     files: dict[str, Any] = {}
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
         name = norm.text(path.relative_to(run_dir).as_posix())
@@ -112,7 +118,7 @@ def snapshot(run_dir: Path, *roots: Path) -> dict[str, Any]:
         elif suffix == ".json":
             files[name] = norm.value(json.loads(path.read_text(encoding="utf-8")))
             if name == "manifest.json":
-                _unpin_socket_targets(files[name])
+                _unpin_targets(files[name])
         elif suffix == ".jsonl":
             files[name] = [norm.value(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
         elif suffix == ".md":

@@ -16,9 +16,9 @@ import pandas as pd
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 
+from harness.core.hashing import sha256_file
 from harness.corpus.audio import load_conformed
 from harness.frontends import get_frontend
-from harness.registry.models import sha256_file
 from harness.runs.evaluation import resolve_corpus
 
 LABELS = ["alexa", "hey_jarvis", "_silence_", "_unknown_"]

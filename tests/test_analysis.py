@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
 from harness.analysis import analyze, peak_live_bytes
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 from harness.modelgen.tflite_builder import TFLiteGraph
 
 MWW_MODELS = sorted((Path(pymicro_wakeword.__file__).parent / "models").glob("*.tflite"))

@@ -15,27 +15,27 @@ from dut_responder import ScriptedDut
 from serial.tools.list_ports_common import ListPortInfo
 
 from harness.cli import _register, cli
-from harness.cli import devices as devices_cli
+from harness.core.errors import ConfigError, DeviceError
+from harness.core.paths import models_dir, targets_dir
+from harness.core.transcript import Transcript
+from harness.devices import discovery
+from harness.devices.factory import DeviceSettings, open_device
 from harness.devices.serial_dut import SerialDutDevice
 from harness.dut import protocol as p
-from harness.dut.bench import BenchSettings, bench_device
 from harness.dut.client import DutClient
-from harness.dut.inputs import DutInput
 from harness.dut.modes import MLPERF, QUICK, Rules, measure_performance
-from harness.dut.records import DutLink, RetryPolicy
+from harness.dut.records import RetryPolicy
 from harness.dut.sim.faults import FaultPlan
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.server import SimDutServer
-from harness.dut.transcript import Transcript
 from harness.dut.transfer import transfer_efficiency
-from harness.errors import ConfigError, DeviceError
-from harness.paths import models_dir, targets_dir
 from harness.power.trace import Trace
 from harness.registry.models import ModelRegistry
-from harness.registry.plans import Plan
-from harness.registry.targets import Link, TargetRegistry
-from harness.runs.rundir import RunDirectory
-from harness.runs.runner import open_device
+from harness.registry.resources import Link
+from harness.registry.targets import TargetRegistry
+from harness.rundir.directory import RunDirectory
+from harness.runs.bench import BenchSettings, bench_device
+from harness.runtimes.inputs import ModelInput
 
 MODELS = ModelRegistry(models_dir())
 TARGETS = TargetRegistry(targets_dir())
@@ -46,7 +46,7 @@ _register()
 
 
 def scripted_client(dut: ScriptedDut, tmp_path: Path, timeout_s: float = 2.0) -> DutClient:
-    return DutClient(DutLink(dut.url, timeout_s=timeout_s), Transcript(tmp_path / "raw" / "transcript.log"),
+    return DutClient(Link(url=dut.url, timeout_s=timeout_s), Transcript(tmp_path / "raw" / "transcript.log"),
                      retry=FAST, wake_s=0.3)
 
 
@@ -55,7 +55,7 @@ def run_dir(tmp_path: Path) -> RunDirectory:
     return RunDirectory(tmp_path)
 
 
-INPUTS = [DutInput(f"x{i}", bytes([i]) * 100) for i in range(5)]
+INPUTS = [ModelInput(f"x{i}", bytes([i]) * 100) for i in range(5)]
 
 
 # ---- performance rules on the scripted responder: device time is exact there ----------------------------
@@ -236,7 +236,7 @@ def test_mlperf_performance_and_energy_on_the_simulated_bench(tmp_path: Path) ->
 
 
 def test_transfer_efficiency_counts_every_wire_byte_against_a_paced_link(tmp_path: Path) -> None:
-    with sim_server(baud=115200) as server, DutClient(DutLink(server.url, baud=115200),
+    with sim_server(baud=115200) as server, DutClient(Link(url=server.url, baud=115200),
                                                        Transcript(tmp_path / "t.log")) as c:
         e = transfer_efficiency(c, bytes(range(256)) + bytes(234), loads=2)
     wire = p.reference_load_wire_bytes(490)
@@ -247,8 +247,7 @@ def test_transfer_efficiency_counts_every_wire_byte_against_a_paced_link(tmp_pat
 
 def test_a_target_whose_link_is_not_sim_opens_the_serial_dut_device(tmp_path: Path) -> None:
     target = TARGET.model_copy(update={"link": Link(url="socket://127.0.0.1:1")})
-    plan = Plan(name="p", models=[MODEL.name], targets=[target.name])
-    device = open_device(target, plan, tmp_path / "raw")
+    device = open_device(target, RunDirectory(tmp_path), DeviceSettings())
     assert isinstance(device, SerialDutDevice) and device.backend == "device"
     assert device.transcript_path == tmp_path / "raw" / "transcript.log"
 
@@ -261,7 +260,7 @@ def test_devices_lists_ports_and_matches_known_boards(monkeypatch: pytest.Monkey
 
     ports = [port("/dev/ttyACM1", 0x0483, 0x374B), port("/dev/ttyACM0", 0x1915, 0xC00A),
              port("/dev/ttyUSB0", 0x1366, 0x1051), port("/dev/ttyS0", None, None)]
-    monkeypatch.setattr(devices_cli.list_ports, "comports", lambda: ports)
+    monkeypatch.setattr(discovery.list_ports, "comports", lambda: ports)
     out = CliRunner().invoke(cli, ["devices", "--json"])
     rows = {r["port"]: r for r in json.loads(out.stdout)}
     assert rows["/dev/ttyACM1"]["vid_pid"] == "0483:374b" and rows["/dev/ttyACM1"]["role"] == "dut"

@@ -19,16 +19,16 @@ from click.testing import CliRunner
 from kws_fixture import CORPUS, LinearKws, fit_linear_kws
 
 from harness.cli import _register, cli
-from harness.dut.bench import BenchSettings, bench_device
-from harness.dut.modes import Progress
+from harness.core.errors import ConfigError
+from harness.core.paths import targets_dir
+from harness.core.progress import Progress
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.server import SimDutServer
-from harness.errors import ConfigError
-from harness.paths import targets_dir
 from harness.registry.models import ModelEntry, entry_from_yaml
 from harness.registry.targets import TargetRegistry
+from harness.rundir.directory import RunDirectory
+from harness.runs.bench import BenchSettings, bench_device
 from harness.runs.evaluation import resolve_corpus
-from harness.runs.rundir import RunDirectory
 
 _register()
 PHONE = TargetRegistry(targets_dir()).get("phone")  # not MCU-class: the simulated firmware runs ONNX Runtime

@@ -14,9 +14,9 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli import _register, cli
+from harness.core.paths import models_dir, project_root
 from harness.ledger import chain
 from harness.modelgen import build_artifact
-from harness.paths import models_dir, project_root
 
 _register()
 

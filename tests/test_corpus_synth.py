@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from scipy.signal import welch
 
+from harness.core.errors import DataError
 from harness.corpus import noise
 from harness.corpus.espeak import SAMPLE_RATE, synthesize, synthesize_native, to_16k
 from harness.corpus.phrases import CONFUSABLES, WAKE_PHRASES, label_for
 from harness.corpus.synth import synthesize_corpus
 from harness.corpus.voices import ACCENTS, accent
-from harness.errors import DataError
 
 MANIFEST_COLUMNS = {
     "clip_id", "path", "label", "phrase", "kind", "split", "speaker", "accent", "accent_group", "language",

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.evaluation.disparity import disparity_rows, holm
+from harness.evaluation.disparity import Disparity, disparity_rows, holm
 
 CONTRACT_KEYS = {
     "model",
@@ -42,8 +42,9 @@ def frame(
     return df.assign(model=model, clip_id=np.arange(len(df)), label="w")
 
 
-def pick(rows: list[dict], metric: str, model: str = "m", attribute: str = "accent") -> dict:
-    hit = [r for r in rows if (r["model"], r["attribute"], r["metric"]) == (model, attribute, metric)]
+def pick(rows: list[Disparity], metric: str, model: str = "m", attribute: str = "accent") -> dict:
+    """One row as disparity.json holds it."""
+    hit = [r.record() for r in rows if (r.model, r.attribute, r.metric) == (model, attribute, metric)]
     assert len(hit) == 1
     return hit[0]
 
@@ -239,7 +240,7 @@ def test_seeded_and_holm_within_each_model() -> None:
     other = disparity_rows(df, ["accent"], "wake_word", n_boot=300, seed=2)
     assert pick(rows, "frr", "m1")["ratio_ci"] != pick(other, "frr", "m1")["ratio_ci"]
     for model in ("m1", "m2"):
-        mine = {r["metric"]: r for r in rows if r["model"] == model}
+        mine = {r.metric: r.record() for r in rows if r.model == model}
         assert len(mine) == 4
         # detection rate and FRR are one hypothesis: a family of three
         assert mine["detection_rate"]["p_value"] == pytest.approx(mine["frr"]["p_value"])

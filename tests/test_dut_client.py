@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 from dut_responder import ScriptedDut
 
+from harness.core.errors import DeviceError, DeviceTimeout
+from harness.core.transcript import Transcript
 from harness.dut import protocol as p
 from harness.dut.client import DutClient
-from harness.dut.records import DutLink, DutReplyError, RetryPolicy
-from harness.dut.transcript import Transcript
-from harness.errors import DeviceError, DeviceTimeout
+from harness.dut.records import DutReplyError, RetryPolicy
+from harness.registry.resources import Link
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.01)
 INPUT = bytes([7]) + bytes(range(1, 100))  # 100 bytes; the responder's top-1 is 7 % 12 = 7
 
 
 def client(dut: ScriptedDut, tmp_path: Path, timeout_s: float = 2.0, **link: object) -> DutClient:
-    return DutClient(DutLink(dut.url, timeout_s=timeout_s, **link), Transcript(tmp_path / "transcript.log"),
+    return DutClient(Link(url=dut.url, timeout_s=timeout_s, **link), Transcript(tmp_path / "transcript.log"),
                      retry=FAST, wake_s=0.3)
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.paths import models_dir, targets_dir
+from harness.core.transcript import Transcript
 from harness.dut.client import DutClient
-from harness.dut.records import DutLink
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.server import SimDutServer
-from harness.dut.transcript import Transcript
-from harness.paths import models_dir, targets_dir
 from harness.power.monitor import monitor_kinds
 from harness.registry.models import ModelRegistry
+from harness.registry.resources import Link
 from harness.registry.targets import TargetRegistry
 
 MODEL_IDS = {"kws01", "vww01", "ic01", "ad01", "sww01"}
@@ -39,13 +39,13 @@ def dut(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[DutCli
         url = _board_url(request.config)
         if url is None:
             pytest.skip("needs a board running MLPerf Tiny firmware: run pytest --device-url /dev/ttyACM0")
-        with DutClient(DutLink(url), Transcript(tmp_path / "transcript.log")) as client:
+        with DutClient(Link(url=url), Transcript(tmp_path / "transcript.log")) as client:
             yield client, None
         return
     model = ModelRegistry(models_dir()).get("mlperf-dscnn-kws")
     target = TargetRegistry(targets_dir()).get("nucleo-l4r5zi")
     with SimDutServer(SimulatedFirmware(target, model)) as server, \
-            DutClient(DutLink(server.url, timeout_s=5.0), Transcript(tmp_path / "transcript.log")) as client:
+            DutClient(Link(url=server.url, timeout_s=5.0), Transcript(tmp_path / "transcript.log")) as client:
         yield client, SIM_INPUT_BYTES
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core.errors import ConfigError
 from harness.dut import protocol as p
-from harness.errors import ConfigError
 
 
 def test_commands_end_in_percent_without_cr_or_lf() -> None:

@@ -10,9 +10,9 @@ import pandas as pd
 from click.testing import CliRunner
 
 from harness.cli import _register, cli
+from harness.core.paths import models_dir
 from harness.corpus.directory import load_corpus
 from harness.evaluation.streaming import match, smooth
-from harness.paths import models_dir
 from harness.registry.models import ModelRegistry
 
 _register()

@@ -15,7 +15,7 @@ import scipy.signal
 from pymicro_wakeword.microwakeword import MicroWakeWordFeatures
 from pyopen_wakeword.openwakeword import OpenWakeWord, OpenWakeWordFeatures
 
-from harness.errors import ConfigError, DataError, ModelError
+from harness.core.errors import ConfigError, DataError, ModelError
 from harness.frontends import frontend_names, get_frontend, mfcc, micro, oww, quantize, register_frontend
 from harness.frontends.mfcc import MfccFrontEnd
 from harness.frontends.micro import MicroFrontEnd
@@ -56,7 +56,7 @@ def test_registry_rejects_duplicates() -> None:
     class Again(MicroFrontEnd):
         name = "micro_frontend"
 
-    with pytest.raises(RuntimeError, match="registered twice"):
+    with pytest.raises(ConfigError, match="registered twice"):
         register_frontend(Again)
 
 

@@ -16,9 +16,9 @@ from golden import check
 from kws_fixture import CORPUS, LinearKws, fit_linear_kws
 
 from harness.cli import _register, cli
+from harness.core.paths import models_dir, targets_dir
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.server import SimDutServer
-from harness.paths import models_dir, targets_dir
 from harness.registry.models import ModelRegistry, entry_from_yaml
 from harness.registry.targets import TargetRegistry
 

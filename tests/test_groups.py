@@ -7,7 +7,7 @@ from fairlearn.metrics import MetricFrame, count, false_positive_rate
 from scipy import stats
 from sklearn.metrics import accuracy_score, recall_score
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from harness.evaluation.det import plot_group_rates
 from harness.evaluation.groups import LONG_COLUMNS, by_group, disaggregate
 

@@ -28,7 +28,7 @@ from matplotlib import image
 from run_fixture import real_run
 
 from harness.cli import _register
-from harness.paths import models_dir
+from harness.core.paths import models_dir
 from harness.registry.models import ModelRegistry
 from harness.reports.html.report import write_report
 

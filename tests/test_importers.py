@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
+from harness.cli.corpus_import import import_command
+from harness.core.errors import ConfigError, DataError
 from harness.corpus.importers import content_sha256, get_importer, importer_names, register
 from harness.corpus.importers.base import Importer
-from harness.corpus.importers.cli import import_command
-from harness.errors import ConfigError, DataError
 
 CV_HEADER = [
     "client_id",
@@ -602,7 +602,7 @@ def test_generic_manifest_without_label_column(tmp_path: Path) -> None:
 
 def test_registry_names_and_duplicates() -> None:
     assert importer_names() == ["common_voice", "manifest", "mswc", "speech_commands"]
-    with pytest.raises(RuntimeError, match="registered twice"):
+    with pytest.raises(ConfigError, match="registered twice"):
         register(Importer("mswc", "again", "", lambda *a, **k: None))
     with pytest.raises(ConfigError, match="unknown corpus format 'wav2vec'"):
         get_importer("wav2vec")

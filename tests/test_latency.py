@@ -11,7 +11,7 @@ import numpy as np
 import pymicro_wakeword
 import pytest
 
-from harness.errors import ConfigError, MeasurementError
+from harness.core.errors import ConfigError, MeasurementError
 from harness.runtimes import RuntimeOptions, Session, get_runtime
 from harness.runtimes.latency import LatencyDistribution, time_invokes
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from harness.ledger import chain
 
 

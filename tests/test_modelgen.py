@@ -16,8 +16,9 @@ from tflite_micro.python.tflite_micro import runtime as tflm
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
 from harness.analysis import analyze
-from harness.errors import ConfigError
-from harness.modelgen import BUILDERS, Builder, BuilderRegistry, build_artifact, builder_names
+from harness.core.errors import ConfigError
+from harness.core.registry import Registry
+from harness.modelgen import BUILDERS, Builder, build_artifact, builder_names
 
 TFLITE_BUILDERS = ["mlperf-dscnn-kws", "mlperf-mobilenet-vww", "mlperf-resnet8-ic",
                    "mlperf-fc-autoencoder-ad"]
@@ -87,7 +88,7 @@ def test_macs_and_bytes(built: dict[str, Path], name: str) -> None:
 def test_build_is_cached_atomic_and_repeatable(built: dict[str, Path], tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     cache = built["mlperf-dscnn-kws"].parent
-    assert sorted(p.name for p in cache.iterdir()) == sorted(BUILDERS[n].filename(n) for n in BUILDERS)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(BUILDERS.get(n).filename(n) for n in BUILDERS)
     stat = built["mlperf-dscnn-kws"].stat()
     monkeypatch.setenv("HARNESS_CACHE", str(cache.parent))
     assert build_artifact("mlperf-dscnn-kws").stat().st_mtime_ns == stat.st_mtime_ns  # not rebuilt
@@ -105,12 +106,12 @@ def test_unknown_builder_lists_valid_names(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_registry_rejects_duplicates() -> None:
-    registry = BuilderRegistry()
-    registry["a"] = Builder(lambda: b"", ".tflite")
-    with pytest.raises(ValueError, match="already registered"):
-        registry["a"] = Builder(lambda: b"x", ".tflite")
-    with pytest.raises(ValueError, match="already registered"):
-        registry.update({"a": Builder(lambda: b"y", ".onnx")})
+    registry: Registry[Builder] = Registry("model builder")
+    registry.add("a", Builder(lambda: b"", ".tflite"))
+    with pytest.raises(ConfigError, match="model builder 'a' is registered twice"):
+        registry.add("a", Builder(lambda: b"x", ".tflite"))
+    with pytest.raises(ConfigError, match="model builder 'mlperf-dscnn-kws' is registered twice"):
+        BUILDERS.add("mlperf-dscnn-kws", Builder(lambda: b"y", ".onnx"))
 
 
 def _litert(path: Path, resolver: OpResolverType) -> Interpreter:

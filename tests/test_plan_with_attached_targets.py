@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from harness.core.paths import models_dir, targets_dir
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.server import SimDutServer
-from harness.paths import models_dir, targets_dir
 from harness.registry.models import ModelRegistry
 from harness.registry.plans import Measure, Plan
 from harness.registry.targets import TargetRegistry
-from harness.runs.runner import Context, execute
+from harness.runs.runner import Context, run_plan
 
 MODEL = "mlperf-dscnn-kws"
 BOARD = "nucleo-l4r5zi"
@@ -55,7 +55,7 @@ def test_one_plan_measures_simulated_and_attached_targets(bench: tuple[Path, Pat
     targets, results = bench
     plan = Plan(name="mixed", models=[MODEL], targets=["mcu", "bench-perf", "bench-energy"],
                 measure=Measure(warmup=1, runs=20))
-    run = execute(plan, Context(ModelRegistry(models_dir()), TargetRegistry(targets), results))
+    run = run_plan(plan, Context(ModelRegistry(models_dir()), TargetRegistry(targets), results))
     eff = pd.read_csv(run / "efficiency.csv").set_index("target")
     assert eff.loc["mcu", "backend"] == "sim:mcu"
     assert eff.loc["bench-perf", "backend"] == eff.loc["bench-energy", "backend"] == "device"

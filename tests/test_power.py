@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from harness.errors import MeasurementError
+from harness.core.errors import MeasurementError
+from harness.core.units import Duration, Power
 from harness.power.integrate import energy_between, measure
 from harness.power.sim import SimulatedPowerMonitor
 from harness.power.trace import Trace
-from harness.units import Duration, Power
 
 
 def test_energy_of_a_constant_trace_is_power_times_window() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import MeasurementError
+from harness.core.errors import MeasurementError
 from harness.power.integrate import energy_between, energy_windows, measure
 from harness.power.trace import Trace
 

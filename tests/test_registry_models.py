@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.errors import ConfigError, ModelError
-from harness.paths import models_dir
+from harness.core.errors import ConfigError, ModelError
+from harness.core.paths import models_dir
 from harness.registry.models import ModelRegistry, entry_from_file
 
 MWW_PHRASES = {"mww-alexa", "mww-hey-jarvis", "mww-hey-mycroft", "mww-okay-nabu"}

@@ -14,7 +14,7 @@ import pyopen_wakeword
 import pytest
 from onnx import TensorProto, helper
 
-from harness.errors import ConfigError, ModelError
+from harness.core.errors import ConfigError, ModelError
 from harness.runtimes import RuntimeOptions, available_runtimes, get_runtime
 from harness.runtimes import litert as litert_module
 from harness.runtimes.checks import TFLITE_IDENTIFIER, captured_native_output, check_inputs

@@ -15,14 +15,17 @@ from run_fixture import Group, RunSpec, energy_mj, write_run
 from scipy import stats
 
 from harness.cli import _register, cli
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
+from harness.core.verdict import Verdict
 from harness.power.trace import Trace
 from harness.registry.plans import Plan
 from harness.reports.carbon import write_carbon
 from harness.signoff import evaluate, load_policy, signoff_run
 from harness.signoff.efficiency import energy_batches
-from harness.signoff.gates import FAIL, INSUFFICIENT, PASS, WAIVED, decide
+from harness.signoff.gates import decide
 from harness.signoff.sizes import mean_interval
+
+PASS, FAIL, INSUFFICIENT, WAIVED = Verdict.PASS, Verdict.FAIL, Verdict.INSUFFICIENT, Verdict.WAIVED
 
 _register()
 TODAY = date(2026, 6, 1)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from harness.analysis import analyze
+from harness.core.errors import DeviceError, ModelError
+from harness.core.paths import models_dir, targets_dir
 from harness.devices.sim import SimulatedDevice
-from harness.errors import DeviceError, ModelError
-from harness.paths import models_dir, targets_dir
 from harness.registry.models import ModelRegistry
 from harness.registry.targets import TargetRegistry
 from harness.runtimes import RuntimeOptions, get_runtime
@@ -24,7 +24,7 @@ FREE = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "VAR_HANDLE", "CALL_ONCE"}
 
 def expected_latency_s(model: str, target: str) -> float:
     """The cost-model formula of docs/calibration.md written out from the shipped parameters."""
-    params = json.loads(resources.files("harness.devices").joinpath("cost_model.json").read_text())
+    params = json.loads(resources.files("harness.costmodel").joinpath("cost_model.json").read_text())
     t = TARGETS.get(target)
     stack = t.default_stack
     scale = params["core_factor"][t.core]["value"] * params["stack_factor"][stack]["value"]
@@ -49,7 +49,7 @@ def device():
 
 def test_device_latency_follows_the_cost_model_and_energy_the_active_power(device) -> None:
     deployment = device.deploy(MODELS.get("mww-okay-nabu"), "tflm-reference")
-    m = device.measure(runs=400, warmup=5)
+    m = device.measure_energy(runs=400, warmup=5)
     predicted = expected_latency_s("mww-okay-nabu", "mcu")
     assert deployment.details["predicted_latency_ms"] == pytest.approx(predicted * 1e3, rel=1e-9)
     # lognormal jitter with sigma 0.2 %: the median of 400 samples is within 0.1 % of the prediction
@@ -66,7 +66,7 @@ def test_same_seed_same_samples_other_seed_other_samples() -> None:
     for seed in (3, 3, 4):
         dev = SimulatedDevice(TARGETS.get("wearable"), seed=seed)
         dev.deploy(MODELS.get("mww-alexa"), "tflm-cmsis-nn")
-        runs.append(dev.measure(runs=50, warmup=0).device_latency_s)
+        runs.append(dev.measure_latency(runs=50, warmup=0).device_latency_s)
         dev.close()
     assert np.array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], runs[2])
@@ -75,7 +75,7 @@ def test_same_seed_same_samples_other_seed_other_samples() -> None:
 def test_outputs_come_from_the_real_model(device) -> None:
     device.deploy(MODELS.get("mww-hey-jarvis"), "tflm-reference")
     x = device._inputs[0]
-    m = device.measure(runs=1, warmup=0)
+    m = device.measure_latency(runs=1, warmup=0)
     # the streaming state advanced by warm-up and the timed run; replay the same steps on a fresh session
     session = get_runtime("litert").load(MODELS.get("mww-hey-jarvis").artifact_path(), RuntimeOptions())
     for _ in range(2):
@@ -84,8 +84,8 @@ def test_outputs_come_from_the_real_model(device) -> None:
 
 
 def test_measure_before_deploy_names_the_state(device) -> None:
-    with pytest.raises(DeviceError, match=r"measure\(\) called in state 'idle'; it needs deployed"):
-        device.measure(runs=1, warmup=0)
+    with pytest.raises(DeviceError, match=r"measure_latency\(\) called in state 'idle'; it needs deployed"):
+        device.measure_latency(runs=1, warmup=0)
 
 
 def test_an_entry_declaring_the_wrong_input_shape_is_rejected(device) -> None:
@@ -96,7 +96,7 @@ def test_an_entry_declaring_the_wrong_input_shape_is_rejected(device) -> None:
 
 
 def test_a_stack_the_target_lacks_is_a_config_error(device) -> None:
-    from harness.errors import ConfigError
+    from harness.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="does not support stack 'x-cube-ai'"):
         device.deploy(MODELS.get("mww-alexa"), "x-cube-ai")

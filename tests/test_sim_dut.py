@@ -19,8 +19,10 @@ import serial
 from tflite_micro.python.tflite_micro import runtime as tflm
 
 from harness.analysis import analyze
-from harness.devices.cost_model import default_cost_model
-from harness.devices.sim import seeded_rng
+from harness.core.errors import ConfigError
+from harness.core.paths import models_dir, targets_dir
+from harness.core.seeding import seeded_rng
+from harness.costmodel.model import default_cost_model
 from harness.dut.sim.faults import FaultPlan
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.injector import FaultInjector
@@ -28,9 +30,7 @@ from harness.dut.sim.io_manager import NAME as IO_MANAGER_NAME
 from harness.dut.sim.io_manager import IOManager
 from harness.dut.sim.model import model_id_for
 from harness.dut.sim.server import SimDutServer
-from harness.errors import ConfigError
 from harness.modelgen import build_artifact
-from harness.paths import models_dir, targets_dir
 from harness.power.wiring import WireEvent, WiringLog
 from harness.registry.models import ModelRegistry, entry_from_file
 from harness.registry.targets import TargetRegistry

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from harness.evaluation.det import det_curve, det_curves, operating_point, plot_det, sweep
 from harness.evaluation.streaming import StreamingRules, detect, match, score, smooth
 

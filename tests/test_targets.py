@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import harness.devices
-from harness.errors import ConfigError
+import harness.costmodel
+from harness.core.errors import ConfigError
 from harness.registry.targets import STACKS, ProfileKind, TargetRegistry
 
 TARGETS = Path(__file__).resolve().parents[1] / "targets"
-MLPERF_CSV = Path(harness.devices.__file__).parent / "data" / "mlperf_tiny_results.csv"
+MLPERF_CSV = Path(harness.costmodel.__file__).parent / "data" / "mlperf_tiny_results.csv"
 
 CLASSES = ("phone", "mcu", "embedded_camera", "wearable")
 BOARDS = {
@@ -196,7 +196,7 @@ def test_lpm01a_examples_on_the_mlperf_energy_boards(registry: TargetRegistry) -
     assert monitored == {"nucleo-l4r5zi", "nucleo-u575zi", "nucleo-h7a3zi"}
     for name in monitored:
         p = registry.get(name)
-        assert p.power_monitor.model == "lpm01a"
+        assert p.power_monitor.kind == "lpm01a"
         assert p.power_monitor.voltage == p.power.supply_v
 
 

@@ -1,4 +1,4 @@
-from harness.units import Duration, Energy, Power, co2e_kg
+from harness.core.units import Duration, Energy, Power, co2e_kg
 
 
 def test_energy_from_power_and_time_in_lab_units() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import DeviceError
+from harness.core.errors import DeviceError
 from harness.power.wiring import WireEvent, WiringLog
 
 

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from harness.analysis.profile import ModelProfile, OpCost
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 
 SUFFIXES = (".tflite", ".onnx")
 

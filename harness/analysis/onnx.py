@@ -30,7 +30,7 @@ from onnx import TensorProto
 
 from harness.analysis import peak_live_bytes
 from harness.analysis.profile import ModelProfile, OpCost
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 
 _SAME_AS_TFLITE = {
     "Gemm": "FULLY_CONNECTED", "ConvTranspose": "TRANSPOSE_CONV", "Relu": "RELU", "Sigmoid": "LOGISTIC",

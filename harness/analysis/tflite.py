@@ -35,7 +35,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from harness.analysis import peak_live_bytes
 from harness.analysis.profile import ModelProfile, OpCost
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 
 OP_NAMES: dict[int, str] = {
     v: k for k, v in vars(schema_fb.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)

@@ -11,7 +11,7 @@ import sys
 import click
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 class _Group(click.Group):

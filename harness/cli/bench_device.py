@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from harness.cli.common import models, progress_bar, targets
-from harness.dut.bench import MODES, BenchSettings, bench_device
-from harness.paths import results_dir
+from harness.core.paths import results_dir
+from harness.runs.bench import MODES, BenchSettings, bench_device
 
 
 @click.command("bench-device")

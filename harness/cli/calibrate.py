@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from harness.devices import calibration
-from harness.paths import project_root
+from harness.core.paths import project_root
+from harness.costmodel import calibration
 
 
 @click.command("calibrate")
-@click.option("--write", is_flag=True, help="Write harness/devices/cost_model.json and docs/calibration.md.")
+@click.option("--write", is_flag=True, help="Write harness/costmodel/cost_model.json and docs/calibration.md.")
 def command(write: bool) -> None:
     """Fit cycles per MAC, dispatch cost and core/stack factors; print residuals per published row.
 
@@ -23,7 +23,7 @@ def command(write: bool) -> None:
         click.echo(f"{r['residual_pct']:>8.2f} %  {r['predicted_ms']:>10.3f} ms vs {r['published_ms']:>10.3f} ms  "
                    f"{r['row']}")
     if write:
-        json_path = Path(str(resources.files("harness.devices").joinpath("cost_model.json")))
+        json_path = Path(str(resources.files("harness.costmodel").joinpath("cost_model.json")))
         doc_path = project_root() / "docs" / "calibration.md"
         calibration.write(params, residuals, json_path, doc_path)
         click.echo(f"wrote {json_path} and {doc_path}")

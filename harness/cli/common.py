@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.paths import models_dir, targets_dir
+from harness.core.paths import models_dir, targets_dir
 from harness.registry.models import ModelRegistry
 from harness.registry.targets import TargetRegistry
+from harness.rundir import contract
 
 err_console = Console(stderr=True)
 
@@ -55,10 +56,10 @@ def progress_bar(description: str) -> Iterator[Any]:
 
 def echo_verdict(run_dir: Path) -> None:
     """One stderr line with the run's sign-off verdict and its gate counts (details: signoff.md)."""
-    path = run_dir / "signoff.json"
+    path = run_dir / contract.SIGNOFF
     if not path.is_file():
         return
     record = json.loads(path.read_text())
     counts = ", ".join(f"{n} {status}" for status, n in record.get("counts", {}).items() if n)
-    err_console.print(f"sign-off: [bold]{record['verdict']}[/bold] ({counts}); see {run_dir / 'signoff.md'}",
+    err_console.print(f"sign-off: [bold]{record['verdict']}[/bold] ({counts}); see {run_dir / contract.SIGNOFF_MD}",
                       highlight=False, soft_wrap=True)

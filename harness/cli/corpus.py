@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.corpus.importers.cli import import_command
+from harness.cli.corpus_import import import_command
 from harness.corpus.plan import SIZES
 
 
@@ -58,7 +58,7 @@ def synth(out_dir: Path, size: str, seed: int, workers: int | None) -> None:
 
     with progress_bar(f"corpus synth --size {size}") as update:
         path = synthesize_corpus(out_dir, size=size, seed=seed, workers=workers,
-                                 progress=lambda done, total: update("clips", done, total))
+                                 progress=update)
     click.echo(str(path.resolve()))
 
 

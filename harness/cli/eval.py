@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from harness.cli.common import echo_verdict, models, progress_bar, targets
-from harness.paths import results_dir
+from harness.core.paths import results_dir
 from harness.registry.models import Task
 from harness.registry.plans import Evaluation, Plan
-from harness.runs.runner import Context, execute
+from harness.runs.runner import Context, run_plan
 
 
 @click.command("eval")
@@ -51,6 +51,6 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
                 evaluation=Evaluation(workers=workers, min_clips=min_clips, min_speakers=min_speakers))
     ctx = Context(models=registry, targets=targets(), results=results or results_dir())
     with progress_bar("eval") as update:
-        run_dir = execute(plan, ctx, progress=update, resume=resume)
+        run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)
     click.echo(str(run_dir))

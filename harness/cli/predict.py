@@ -7,8 +7,8 @@ import click
 from harness.analysis import analyze
 from harness.analysis.profile import ModelProfile
 from harness.cli.common import echo_json, models, targets
-from harness.devices.cost_model import default_cost_model
-from harness.units import Energy, Power
+from harness.core.units import Energy, Power
+from harness.costmodel.model import default_cost_model
 
 
 @click.command("predict")

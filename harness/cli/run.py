@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from harness.cli.common import echo_verdict, models, progress_bar, targets
-from harness.paths import plans_dir, results_dir
+from harness.core.paths import plans_dir, results_dir
 from harness.registry.plans import Plan, load_plan
-from harness.runs.runner import Context, execute
+from harness.runs.runner import Context, run_plan
 
 
 @click.command("run")
@@ -64,6 +64,6 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
         plan = Plan.model_validate({**plan.model_dump(), **overrides})
     ctx = Context(models=models(), targets=targets(), results=results or results_dir())
     with progress_bar(f"run {plan.name}") as update:
-        run_dir = execute(plan, ctx, progress=update, resume=resume)
+        run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)
     click.echo(str(run_dir))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from harness.core.verdict import Verdict
+from harness.rundir import contract
 from harness.signoff import load_policy, signoff_run
-from harness.signoff.gates import FAIL, INSUFFICIENT
 
 
 @click.command("signoff")
@@ -26,11 +27,11 @@ def command(ctx: click.Context, run_dir: Path, policy_path: Path | None) -> None
     """
     result = signoff_run(run_dir, load_policy(policy_path))
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items())
-    blocking = [g for g in result.gates if g.status in (FAIL, INSUFFICIENT)]
-    for gate in sorted(blocking, key=lambda g: (g.status != FAIL, g.id))[:10]:
+    blocking = [g for g in result.gates if g.status in (Verdict.FAIL, Verdict.INSUFFICIENT)]
+    for gate in sorted(blocking, key=lambda g: (g.status != Verdict.FAIL, g.id))[:10]:
         click.echo(f"  {gate.status:<22} {gate.id}: {gate.reason}", err=True)
     if len(blocking) > 10:
         click.echo(f"  ... {len(blocking) - 10} more in signoff.md", err=True)
     click.echo(f"verdict: {result.verdict} ({counts})")
-    click.echo(str(run_dir / "signoff.md"))
+    click.echo(str(run_dir / contract.SIGNOFF_MD))
     ctx.exit(result.exit_code)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from harness.core.paths import results_dir
 from harness.ledger.audit import audit
-from harness.paths import results_dir
 
 
 @click.command("verify")

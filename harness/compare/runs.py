@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from harness.compare.deltas import mean_delta, newcombe, percentile_delta
-from harness.runs.rundir import RunDirectory
+from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
 from harness.signoff.efficiency import energy_batches, latency_samples
 
 RATES = ("detection_rate", "accuracy")
@@ -40,10 +41,10 @@ def _corrected(confidence: float, m: int) -> float:
 
 
 def _efficiency_pairs(a: Path, b: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    if not (a / "efficiency.csv").is_file() or not (b / "efficiency.csv").is_file():
+    if not (a / contract.EFFICIENCY.csv).is_file() or not (b / contract.EFFICIENCY.csv).is_file():
         return []
-    rows_b = {(r["model"], r["target"]): r for r in pd.read_csv(b / "efficiency.csv").to_dict("records")}
-    return [(r, rows_b[(r["model"], r["target"])]) for r in pd.read_csv(a / "efficiency.csv").to_dict("records")
+    rows_b = {(r["model"], r["target"]): r for r in pd.read_csv(b / contract.EFFICIENCY.csv).to_dict("records")}
+    return [(r, rows_b[(r["model"], r["target"])]) for r in pd.read_csv(a / contract.EFFICIENCY.csv).to_dict("records")
             if (r["model"], r["target"]) in rows_b]
 
 
@@ -80,10 +81,10 @@ def _energy_rows(a: Path, b: Path, pairs: list, confidence: float, tolerance: fl
 
 
 def _detection_rows(a: Path, b: Path, confidence: float) -> list[dict[str, Any]]:
-    if not (a / "fairness.csv").is_file() or not (b / "fairness.csv").is_file():
+    if not (a / contract.FAIRNESS.csv).is_file() or not (b / contract.FAIRNESS.csv).is_file():
         return []
     key = ["model", "attribute", "group", "metric"]
-    fa, fb = (pd.read_csv(p / "fairness.csv", keep_default_na=False, na_values=[""]) for p in (a, b))
+    fa, fb = (pd.read_csv(p / contract.FAIRNESS.csv, keep_default_na=False, na_values=[""]) for p in (a, b))
     both = fa[fa["metric"].isin(RATES)].merge(fb[fb["metric"].isin(RATES)], on=key, suffixes=("_a", "_b"))
     both = both[(both["n_a"] > 0) & (both["n_b"] > 0)]
     level = _corrected(confidence, len(both))
@@ -122,7 +123,7 @@ def compare_runs(run_a: Path, run_b: Path, confidence: float = 0.95, seed: int =
 
 def _notes(a: Path, b: Path) -> list[str]:
     """Say when the runs did not see the same corpus or backend: their deltas then mix two changes."""
-    ma, mb = (json.loads((p / "manifest.json").read_text(encoding="utf-8")) for p in (a, b))
+    ma, mb = (json.loads((p / contract.MANIFEST).read_text(encoding="utf-8")) for p in (a, b))
     notes = []
     corpus_a, corpus_b = ((m.get("corpus") or {}).get("manifest_sha256") for m in (ma, mb))
     if corpus_a != corpus_b:

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 SAMPLE_RATE = 16_000
 _FULL_SCALE = 32768.0

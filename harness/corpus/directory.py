@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 MANIFESTS = ("manifest.parquet", "manifest.csv")
 CORPUS_JSON = "corpus.json"

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from harness.errors import ConfigError, DataError
+from harness.core.errors import ConfigError, DataError
 
 SAMPLE_RATE = 16_000
 NATIVE_RATE = 22_050

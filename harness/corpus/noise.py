@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfilt
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 FRAME_S = 0.010
 SEGMENT_FLOOR_DB = -50.0

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.core.errors import ConfigError
 from harness.corpus.phrases import (
     CONFUSABLES,
     SENTENCE_LABEL,
@@ -16,7 +17,6 @@ from harness.corpus.phrases import (
     label_for,
 )
 from harness.corpus.voices import ACCENTS, Speaker, accent, make_speakers
-from harness.errors import ConfigError
 
 ENVIRONMENTS: tuple[str, ...] = ("clean", "white", "pink", "babble", "tv", "reverb")
 SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0, 0.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -13,12 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from harness import __version__
+from harness.core.errors import DataError
+from harness.core.progress import Progress
 from harness.corpus.datasheet import render_datasheet
 from harness.corpus.directory import content_sha256
 from harness.corpus.espeak import SAMPLE_RATE, espeak_version
 from harness.corpus.plan import ClipSpec, plan_clips, size_spec
 from harness.corpus.render import render_job
-from harness.errors import DataError
 
 GENERATOR = "harness.corpus.synth"
 GENERATOR_VERSION = 1
@@ -27,7 +27,6 @@ CORPUS_JSON = "corpus.json"
 DATASHEET = "datasheet.md"
 _INLINE_BELOW_CLIPS = 64  # by default smaller corpora render in-process: spawning workers costs more
 
-Progress = Callable[[int, int], None]
 
 _INT_COLUMNS = ("rate", "pitch", "seed")
 
@@ -49,13 +48,13 @@ def _render(specs: list[ClipSpec], seed: int, out_dir: Path, workers: int | None
     total, done = len(specs), 0
     results: list[list[dict] | None] = [None] * len(jobs)
     if progress:
-        progress(0, total)
+        progress("clips", 0, total)
     if workers <= 1:
         for i, job in enumerate(jobs):
             results[i] = render_job(job, seed, str(out_dir))
             done += len(job)
             if progress:
-                progress(done, total)
+                progress("clips", done, total)
     else:
         # spawn: workers start clean (no inherited threads); results are reassembled in plan order
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
@@ -65,7 +64,7 @@ def _render(specs: list[ClipSpec], seed: int, out_dir: Path, workers: int | None
                 results[i] = future.result()
                 done += len(jobs[i])
                 if progress:
-                    progress(done, total)
+                    progress("clips", done, total)
     return [row for rows in results for row in rows or []]
 
 
@@ -109,7 +108,7 @@ def synthesize_corpus(out_dir: Path, size: str = "demo", seed: int = 0, progress
                       workers: int | None = None) -> Path:
     """Synthesize (or reuse, if built and verified) the corpus of ``size`` and ``seed`` in ``out_dir``.
 
-    The same size and seed give the same bytes, whatever ``workers`` is. ``progress(done, total)`` is called
+    The same size and seed give the same bytes, whatever ``workers`` is. ``progress("clips", done, total)`` is called
     as clips finish. The corpus is built in a sibling directory and moved into place, so an interrupted
     build never leaves a half corpus behind. Returns ``out_dir``.
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.core.errors import ConfigError
 from harness.corpus.phrases import CONFUSABLES, SENTENCES, WAKE_PHRASES
-from harness.errors import ConfigError
 
 NATIVE = "native-english"
 NON_NATIVE = "non-native"

@@ -1,52 +1,91 @@
-"""The serial DUT device: a board (or simulated DUT server) running MLPerf Tiny firmware, behind the Device interface.
+"""The serial DUT device: a board (or simulated DUT server) running MLPerf Tiny firmware.
 
 Deploying connects and identifies the firmware (a DUT cannot be flashed from here, so the model the
-host analyses is checked against the DUT by parity, not assumed); measuring runs the MLPerf Tiny
-performance mode, or energy mode when a power monitor is attached. Backend ``device``.
+host analyses is checked against the DUT by parity, not assumed). It measures latency in MLPerf Tiny
+performance mode, or latency and energy in energy mode when a power monitor is attached, and runs
+single inferences on given inputs for accuracy. Backend ``device``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from harness.analysis import analyze
-from harness.devices.base import Deployment, Device, Measurement
+from harness.core.errors import MeasurementError
+from harness.core.progress import Progress
+from harness.core.transcript import Transcript
+from harness.core.units import Duration, Energy, Power
+from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
+from harness.devices.capabilities import Capability, EnergyMeter, Inference, LatencyMeter
+from harness.devices.parity import HostReference
 from harness.dut.client import DutClient
-from harness.dut.inputs import DutInput, seeded_inputs
-from harness.dut.modes import MLPERF, Progress, Rules, WindowedResult, measure_energy, measure_performance
-from harness.dut.parity import HostReference
-from harness.dut.records import DutLink, RetryPolicy
-from harness.dut.transcript import Transcript
+from harness.dut.modes import (
+    MLPERF,
+    Rules,
+    WindowedResult,
+    infer_timeout_s,
+    measure_energy,
+    measure_performance,
+    median_window,
+)
+from harness.dut.records import RetryPolicy
 from harness.power.integrate import EnergyMeasurement
+from harness.power.monitor import open_monitor
 from harness.power.trace import Trace
 from harness.registry.models import ModelEntry
+from harness.registry.resources import MonitorSpec
 from harness.registry.targets import TargetProfile
-from harness.runs.rundir import RunDirectory
-from harness.units import Duration, Energy, Power
+from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
+from harness.runtimes.inputs import ModelInput, seeded_inputs
 
 
-class SerialDutDevice(Device):
+class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
+    """A DUT on ``target.link``; ``monitor`` (energy mode) integrates its power between the timestamp edges.
+
+    Windows are appended to the run's ``raw/`` as they finish, so a resumed run measures only what is missing.
+    """
+
     backend = "device"
 
-    def __init__(self, target: TargetProfile, raw: Path, *, seed: int = 0, rules: Rules = MLPERF,
-                 monitor: str | None = None, io_manager: bool = False, inputs: list[DutInput] | None = None,
+    def __init__(self, target: TargetProfile, run: RunDirectory, *, seed: int = 0, rules: Rules = MLPERF,
+                 monitor: MonitorSpec | None = None, inputs: Sequence[ModelInput] | None = None,
                  retry: RetryPolicy | None = None, progress: Progress | None = None) -> None:
-        super().__init__()
-        self.target = target
-        self.run = RunDirectory(raw.parent)
+        super().__init__(target)
+        self.run = run
         self.seed = seed
         self.rules = rules
-        self.monitor_spec = monitor
-        self.link = DutLink(target.link.url, target.link.baud, target.link.timeout_s, io_manager)
-        self.transcript_path = raw / "transcript.log"
-        self.inputs = inputs
+        self.monitor = monitor
+        self.link = target.link
+        self.transcript_path = run.path / contract.TRANSCRIPT
+        self.inputs = list(inputs) if inputs is not None else None
         self.retry = retry
         self.progress = progress
         self.client: DutClient | None = None
         self.host: HostReference | None = None
-        self.result: WindowedResult | None = None
+
+    @property
+    def resets(self) -> int:
+        return self.client.resets if self.client is not None else 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.transcript_path
+
+    def capabilities(self) -> list[type[Capability]]:
+        """Energy-mode firmware (behind a monitor) prints no lap timestamps; performance firmware has no monitor."""
+        timing = EnergyMeter if self.monitor is not None else LatencyMeter
+        return [timing, Inference]
+
+    def lacking(self, capability: type[Capability]) -> str | None:
+        if capability is EnergyMeter:
+            return "name a power monitor (power_monitor: in the target profile, or --monitor) and run energy mode"
+        if capability is LatencyMeter:
+            return "with a power monitor the DUT runs energy-mode firmware, which measures latency with energy"
+        return None
 
     def _do_deploy(self, model: ModelEntry, stack: str) -> Deployment:
         self._do_close()
@@ -72,30 +111,61 @@ class SerialDutDevice(Device):
                      "io_manager": self.link.io_manager, "transcript": str(self.transcript_path)},
         )
 
-    def _do_measure(self, runs: int, warmup: int) -> Measurement:
-        assert self.client is not None and self.deployment is not None and self.inputs is not None
-        rules = Rules(self.rules.windows, self.rules.min_window_s, warmup, self.rules.label, self.rules.stretches)
-        stem = f"raw/{'energy' if self.monitor_spec else 'latency'}_windows__{self.deployment.model.name}__" \
-               f"{self.target.name}.jsonl"
-        if self.monitor_spec is None:
-            self.result = measure_performance(self.client, self.inputs, rules, self.run, self.progress, min_n=runs,
-                                              name=stem)
-            return Measurement(self.result.latencies_s, None, None, None, [self._scores()], self.backend)
-        from harness.power.monitor import open_monitor
+    def _rules(self, warmup: int) -> Rules:
+        return Rules(self.rules.windows, self.rules.min_window_s, warmup, self.rules.label, self.rules.stretches)
 
-        voltage = (self.target.power_monitor.voltage if self.target.power_monitor else None) \
-            or self.target.power.supply_v
-        monitor_log = self.transcript_path.with_name("monitor.log")
-        with open_monitor(self.monitor_spec, voltage_v=voltage, log_path=monitor_log) as monitor:
-            self.result = measure_energy(self.client, monitor, self.inputs, rules, self.run, self.progress,
-                                         min_n=runs, name=stem)
-        w = median_energy_window(self.result)
-        trace = Trace.from_parquet(self.run.path / w["trace"])
-        return Measurement(self.result.latencies_s, None, _energy(w), trace, [self._scores()], self.backend)
+    def _windows_file(self, kind: str) -> str:
+        assert self.deployment is not None
+        return f"raw/{kind}_windows__{self.deployment.model.name}__{self.target.name}.jsonl"
 
-    def _scores(self) -> np.ndarray:
-        assert self.result is not None
-        return np.array(self.result.windows[-1].get("scores", []), dtype=np.float64)
+    @measuring
+    def measure_latency(self, runs: int, warmup: int) -> Measurement:
+        """MLPerf Tiny performance mode: windows of at least ``runs`` inferences, timed by the DUT's lap timer."""
+        check_counts(runs, warmup)
+        assert self.client is not None and self.inputs is not None
+        result = measure_performance(self.client, self.inputs, self._rules(warmup), self.run, self.progress,
+                                     min_n=runs, name=self._windows_file("latency"))
+        return self._measurement(result, None, None)
+
+    @measuring
+    def measure_energy(self, runs: int, warmup: int) -> Measurement:
+        """MLPerf Tiny energy mode: the monitor integrates between the DUT's timestamp edges; median window."""
+        check_counts(runs, warmup)
+        assert self.client is not None and self.inputs is not None and self.monitor is not None
+        voltage = self.monitor.voltage or self.target.power.supply_v
+        with open_monitor(self.monitor, voltage_v=voltage, log_path=self.run.path / contract.MONITOR_LOG) \
+                as monitor:
+            result = measure_energy(self.client, monitor, self.inputs, self._rules(warmup), self.run, self.progress,
+                                    min_n=runs, name=self._windows_file("energy"))
+        window = median_window(result.windows)
+        trace = Trace.from_parquet(self.run.path / window["trace"])
+        energy = EnergyMeasurement(Duration(window["window_s"]), Energy.from_uj(window["energy_uj"]), window["n"],
+                                   Power.from_mw(window["idle_power_mw"]))
+        return self._measurement(result, energy, trace)
+
+    def _measurement(self, result: WindowedResult, energy: EnergyMeasurement | None,
+                     trace: Trace | None) -> Measurement:
+        assert self.deployment is not None
+        summary = result.record()
+        details = self.deployment.details
+        scores = np.array(result.windows[-1].get("scores", []), dtype=np.float64)
+        return Measurement(result.latencies_s, None, energy, trace, [scores], self.backend, summary=summary,
+                           row_fields={"mlperf_rules": summary["rules"], "mlperf_status": summary["status"],
+                                       "mlperf_flags": ";".join(summary["flags"]),
+                                       "throughput_ips_median": summary["throughput_ips_median"],
+                                       "windows": summary["windows"], "dut_name": details["dut_name"],
+                                       "dut_firmware": details["dut_firmware"], "link": self.link.url})
+
+    @measuring
+    def infer(self, x: ModelInput) -> np.ndarray:
+        """``infer 1 0`` on the input's bytes: the scores as the DUT printed them."""
+        assert self.client is not None
+        self.client.load(x.data)
+        scores = self.client.infer(1, 0, infer_timeout_s(self.client, 1, 0, self.link.timeout_s / 2)).scores
+        if not scores:
+            raise MeasurementError(f"the DUT printed no m-results for input '{x.id}'",
+                                   log_path=self.client.transcript.path)
+        return np.array(scores, dtype=np.float64)
 
     def _do_close(self) -> None:
         if self.client is not None:
@@ -105,14 +175,3 @@ class SerialDutDevice(Device):
         if self.host is not None:
             self.host.close()
             self.host = None
-
-
-def median_energy_window(result: WindowedResult) -> dict:
-    name = result.extra["median_window"]
-    return next(w for w in result.windows if w["window"] == name)
-
-
-def _energy(window: dict) -> EnergyMeasurement:
-    """The median window as an EnergyMeasurement (its energy, duration, N and idle floor)."""
-    return EnergyMeasurement(Duration(window["window_s"]), Energy.from_uj(window["energy_uj"]), window["n"],
-                             Power.from_mw(window["idle_power_mw"]))

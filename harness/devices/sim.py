@@ -9,41 +9,32 @@ reproducible from its seed.
 from __future__ import annotations
 
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from harness.analysis import analyze
 from harness.analysis.profile import ModelProfile
-from harness.devices.base import Deployment, Device, Measurement
-from harness.devices.cost_model import CostModel, Prediction, default_cost_model
-from harness.errors import ModelError
-from harness.power.integrate import measure as measure_energy
+from harness.core.errors import ModelError
+from harness.core.seeding import seeded_rng
+from harness.core.units import Duration, Power
+from harness.costmodel.model import CostModel, Prediction, default_cost_model
+from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
+from harness.devices.capabilities import EnergyMeter, LatencyMeter
+from harness.power.integrate import measure as integrate_energy
 from harness.power.sim import SimulatedPowerMonitor
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
-from harness.runtimes import RuntimeOptions, Session, TensorInfo, get_runtime
+from harness.runtimes import RuntimeOptions, Session, get_runtime
+from harness.runtimes.base import HOST_RUNTIME
+from harness.runtimes.inputs import random_input
 from harness.runtimes.latency import time_invokes
-from harness.units import Duration, Power
-
-HOST_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime"}
 
 
-def seeded_rng(seed: int, *names: str) -> np.random.Generator:
-    """A generator determined by the run seed and the names of what it is for."""
-    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
+class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
+    """Latency and energy come from one simulated window: the timed loop on the host, the cost model's device
+    time with seeded jitter, and the simulated monitor's trace of it."""
 
-
-def random_input(info: TensorInfo, rng: np.random.Generator) -> np.ndarray:
-    """A seeded input tensor spanning the tensor's representable range."""
-    if np.issubdtype(info.dtype, np.integer):
-        limits = np.iinfo(info.dtype)
-        return rng.integers(limits.min, limits.max, size=info.shape, endpoint=True, dtype=info.dtype)
-    return rng.standard_normal(info.shape).astype(info.dtype)
-
-
-class SimulatedDevice(Device):
     backend = "sim"
 
     def __init__(
@@ -53,8 +44,7 @@ class SimulatedDevice(Device):
         options: RuntimeOptions | None = None,
         cost_model: CostModel | None = None,
     ) -> None:
-        super().__init__()
-        self.target = target
+        super().__init__(target)
         self.seed = seed
         self.options = options or RuntimeOptions()
         self.cost_model = cost_model or default_cost_model()
@@ -93,7 +83,16 @@ class SimulatedDevice(Device):
             },
         )
 
-    def _do_measure(self, runs: int, warmup: int) -> Measurement:
+    @measuring
+    def measure_latency(self, runs: int, warmup: int) -> Measurement:
+        return self._measure(runs, warmup)
+
+    @measuring
+    def measure_energy(self, runs: int, warmup: int) -> Measurement:
+        return self._measure(runs, warmup)
+
+    def _measure(self, runs: int, warmup: int) -> Measurement:
+        check_counts(runs, warmup)
         assert self.prediction is not None
         host = _timed_loop(self._sessions, self._inputs, runs, warmup)
         outputs = [o.copy() for o in self._sessions[-1].run(self._inputs[-1])]
@@ -114,7 +113,7 @@ class SimulatedDevice(Device):
         return Measurement(
             device_latency_s=device,
             host_latency_s=host,
-            energy=measure_energy(trace, runs),
+            energy=integrate_energy(trace, runs),
             trace=trace,
             outputs=outputs,
             backend=f"sim:{self.target.name}",

@@ -16,11 +16,12 @@ from typing import TypeVar
 
 import serial
 
+from harness.core.errors import DeviceError, DeviceTimeout
+from harness.core.transcript import Transcript
 from harness.dut import protocol as p
 from harness.dut.records import (
     DeviceReset,
     DutInfo,
-    DutLink,
     DutReplyError,
     InferResult,
     LinkLost,
@@ -29,8 +30,7 @@ from harness.dut.records import (
     Reply,
     RetryPolicy,
 )
-from harness.dut.transcript import Transcript
-from harness.errors import DeviceError, DeviceTimeout
+from harness.registry.resources import Link
 
 T = TypeVar("T")
 E = TypeVar("E", bound=DeviceError)
@@ -43,7 +43,7 @@ REJECTED_WHOLE = ("Insufficent number of hex digits", "Unknown command")  # e-[.
 class DutClient:
     """One DUT on one link. Use as a context manager; ``open()`` connects and identifies the DUT."""
 
-    def __init__(self, link: DutLink, transcript: Transcript, retry: RetryPolicy | None = None,
+    def __init__(self, link: Link, transcript: Transcript, retry: RetryPolicy | None = None,
                  wake_s: float = 1.0) -> None:
         self.link = link
         self.transcript = transcript
@@ -332,7 +332,7 @@ class DutClient:
         if self._loaded and data == self._input:
             return 0
         self._loaded = False
-        commands = p.load_commands(data, self.link.chunk)
+        commands = p.load_commands(data, p.CHUNK_BYTES_IO_MANAGER if self.link.io_manager else p.CHUNK_BYTES)
         wire = 0
         done = False
         for i, command in enumerate(commands):

@@ -3,8 +3,8 @@
 Performance: 5 inputs, N inferences per window with N chosen so a window lasts at least 10 s,
 throughput = N / ((lap_b - lap_a) / 1e6), score = median throughput, latency = 1000 / score ms.
 Fewer windows or a short window make the run invalid, flagged by name; ``quick`` rules are allowed
-and labelled. Accuracy: ``infer 1 0`` per input, top-1 on argmax, resumable per input. Energy: the
-power monitor records the DUT's timestamp edges; energy per inference = energy between them / N.
+and labelled. Energy: the power monitor records the DUT's timestamp edges; energy per inference =
+energy between them / N. (Accuracy, ``infer 1 0`` per input, is the device's Inference capability.)
 """
 
 from __future__ import annotations
@@ -16,20 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from harness.core.errors import MeasurementError
+from harness.core.progress import Progress
 from harness.dut.client import DutClient
-from harness.dut.inputs import DutInput
-from harness.dut.parity import HostReference, compare, summarize
 from harness.dut.records import InferResult
-from harness.errors import DataError, MeasurementError
 from harness.power.integrate import EnergyMeasurement
 from harness.power.monitor import PowerMonitor
 from harness.power.trace import Trace
-from harness.runs.rundir import RunDirectory
+from harness.rundir.directory import RunDirectory
+from harness.runtimes.inputs import ModelInput
 
 LATENCY_WINDOWS = "raw/latency_windows.jsonl"
 ENERGY_WINDOWS = "raw/energy_windows.jsonl"
-ACCURACY_ROWS = "raw/accuracy.jsonl"
-PARITY_ROWS = "raw/parity.jsonl"
 
 MLPERF_WINDOWS = 5
 MLPERF_MIN_WINDOW_S = 10.0
@@ -38,7 +36,6 @@ WINDOW_UNDER_10_S = "window_under_10_s"
 WINDOW_MARGIN = 1.05  # aim N at 5 % over the minimum window so jitter does not land a window just short
 MAX_N = 10_000_000
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -150,7 +147,7 @@ def calibrate_performance(client: DutClient, target_s: float) -> float:
 Window = Callable[[int, int, int, float], tuple[float, dict[str, Any]]]
 
 
-def measure_windows(client: DutClient, inputs: Sequence[DutInput], rules: Rules, run: RunDirectory, name: str,
+def measure_windows(client: DutClient, inputs: Sequence[ModelInput], rules: Rules, run: RunDirectory, name: str,
                     window: Window, timed: Callable[[int, float], float], *, label: str,
                     progress: Progress | None = None, min_n: int = 1) -> list[dict[str, Any]]:
     """The window loop both modes share: N from a calibration, one input per window, a short window run again
@@ -184,7 +181,7 @@ def measure_windows(client: DutClient, inputs: Sequence[DutInput], rules: Rules,
     return _counted(run, name)
 
 
-def measure_performance(client: DutClient, inputs: Sequence[DutInput], rules: Rules, run: RunDirectory,
+def measure_performance(client: DutClient, inputs: Sequence[ModelInput], rules: Rules, run: RunDirectory,
                         progress: Progress | None = None, *, min_n: int = 1,
                         name: str = LATENCY_WINDOWS) -> WindowedResult:
     """MLPerf Tiny performance mode (at least ``min_n`` inferences a window), persisted to ``name``.
@@ -209,59 +206,6 @@ def _counted(run: RunDirectory, name: str) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("counted")]
 
 
-# ---- accuracy and parity ------------------------------------------------------------------------------
-
-
-def measure_accuracy(client: DutClient, inputs: Sequence[DutInput], run: RunDirectory,
-                     host: HostReference | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """``infer 1 0`` per input, top-1 on argmax; resumes after the last input already in raw/accuracy.jsonl."""
-    rows = run.read_jsonl(ACCURACY_ROWS)
-    run.rewrite_jsonl(ACCURACY_ROWS, rows)
-    for row in rows:
-        if row["index"] >= len(inputs) or inputs[row["index"]].id != row["input_id"]:
-            raise DataError(f"{run.path / ACCURACY_ROWS}: input {row['index']} was '{row['input_id']}', which is "
-                            "not this run's input at that position", hint="resume with the same --inputs")
-    done = {r["index"] for r in rows}
-    per = client.link.timeout_s / 2
-    for i, x in enumerate(inputs):
-        if i in done:
-            continue
-        if progress:
-            progress(x.id, i, len(inputs))
-        client.load(x.data)
-        scores = client.infer(1, 0, infer_timeout_s(client, 1, 0, per)).scores
-        if not scores:
-            raise MeasurementError(f"the DUT printed no m-results for input '{x.id}'", log_path=client.transcript.path)
-        predicted = int(np.argmax(scores))
-        row = {"index": i, "input_id": x.id, "label": x.label, "predicted": predicted,
-               "correct": None if x.label is None else predicted == x.label, "scores": list(scores)}
-        run.append_jsonl(ACCURACY_ROWS, row)
-        rows.append(row)
-    labelled = [r for r in rows if r["label"] is not None]
-    summary: dict[str, Any] = {
-        "mode": "accuracy", "n_inputs": len(inputs), "n_done": len(rows), "n_labelled": len(labelled),
-        "top1_accuracy": sum(r["correct"] for r in labelled) / len(labelled) if labelled else None,
-        "status": "complete" if len(rows) == len(inputs) else "partial"}
-    if host is not None:
-        summary["parity"] = parity(run, rows, inputs, host)
-    return summary
-
-
-def parity(run: RunDirectory, rows: list[dict[str, Any]], inputs: Sequence[DutInput],
-           host: HostReference) -> dict[str, Any]:
-    """Compare every device row with the host; rows compared before an interruption are kept."""
-    kept = run.read_jsonl(PARITY_ROWS)
-    run.rewrite_jsonl(PARITY_ROWS, kept)
-    compared = {r["index"] for r in kept}
-    for row in rows:
-        if row["index"] not in compared:
-            host_scores = host.scores(inputs[row["index"]].data)
-            result = compare(row["index"], row["input_id"], np.array(row["scores"]), host_scores)
-            run.append_jsonl(PARITY_ROWS, result)
-            kept.append(result)
-    return summarize(kept, host.tolerance, host.runtime)
-
-
 # ---- energy -------------------------------------------------------------------------------------------
 
 
@@ -279,7 +223,7 @@ def energy_window(client: DutClient, monitor: PowerMonitor, n: int, warmup: int,
     return measured[0], trace, result
 
 
-def measure_energy(client: DutClient, monitor: PowerMonitor, inputs: Sequence[DutInput], rules: Rules,
+def measure_energy(client: DutClient, monitor: PowerMonitor, inputs: Sequence[ModelInput], rules: Rules,
                    run: RunDirectory, progress: Progress | None = None, *, min_n: int = 1,
                    name: str = ENERGY_WINDOWS) -> WindowedResult:
     """MLPerf Tiny energy mode through an IO manager: median energy per inference of the windows, idle floor apart.

@@ -5,26 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from harness.core.errors import DeviceError
 from harness.dut import protocol as p
-from harness.errors import DeviceError
 
 M = TypeVar("M", bound=p.Message)
 
 TIMER_WRAP = 2**32  # m-lap-us is a 32-bit unsigned microsecond counter on the MCU
-
-
-@dataclass(frozen=True)
-class DutLink:
-    """Where the DUT is: a pyserial URL, its baud, the default reply timeout, and whether an IO manager relays."""
-
-    url: str
-    baud: int = 115200
-    timeout_s: float = 10.0
-    io_manager: bool = False
-
-    @property
-    def chunk(self) -> int:
-        return p.CHUNK_BYTES_IO_MANAGER if self.io_manager else p.CHUNK_BYTES
 
 
 @dataclass(frozen=True)

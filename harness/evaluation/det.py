@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from harness.evaluation.groups import HIGHER_IS_BETTER, OVERALL, Attribute, group_labels
 from harness.evaluation.streaming import StreamingRules, smooth
 

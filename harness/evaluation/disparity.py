@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.core.verdict import Verdict
 from harness.evaluation.groups import (
     OVERALL,
     POISSON_METRICS,
@@ -28,8 +29,54 @@ from harness.evaluation.groups import (
     metric_inputs,
 )
 
-PASS, FAIL, INSUFFICIENT = "PASS", "FAIL", "INSUFFICIENT_EVIDENCE"
 P_METHOD = "wald_z_speaker_bootstrap_se"
+Interval = list[float | None]  # [low, high], either bound None when it cannot be computed
+
+
+@dataclass
+class Disparity:
+    """One row of disparity.json: the worst and best group of one (model, attribute, metric), their ratio and
+    difference with speaker-bootstrap intervals, the gates, the Holm-adjusted p-value and the verdict."""
+
+    model: str
+    attribute: str
+    metric: str
+    insufficient_groups: list[str]
+    worst_group: str | None
+    best_group: str | None
+    ratio: float | None
+    ratio_ci: Interval
+    difference: float | None
+    difference_ci: Interval
+    four_fifths: float | None
+    four_fifths_ci: Interval | None
+    verdict: Verdict
+    reason: str
+    gates: list[dict[str, Any]]
+    worst_value: float | None
+    best_value: float | None
+    worst_n: int | None
+    best_n: int | None
+    worst_n_speakers: int | None
+    best_n_speakers: int | None
+    n_groups: int
+    p_value: float | None
+    p_method: str
+    thresholds: dict[str, float]
+    confidence: float
+    n_boot: int
+    n_boot_valid: int
+    worst_ci: Interval | None = None  # None: no two groups to compare
+    best_ci: Interval | None = None
+    p_holm: float | None = None
+    significant: bool | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The row as disparity.json holds it (an undecided row has no group intervals to show)."""
+        row = asdict(self)
+        if self.worst_group is None:
+            del row["worst_ci"], row["best_ci"]
+        return row
 
 
 @dataclass(frozen=True)
@@ -155,10 +202,10 @@ def _verdict(
             pair = f"'{rows['group'].iloc[w_s]}' vs '{rows['group'].iloc[b_s]}'"
             detail = "; ".join(f"{g['name']} {g['value']:.4g} not {g['op']} {g['threshold']}" for g in failed)
             scope = "" if (w_s, b_s) == (worst, best) else " (among sufficient groups)"
-            return FAIL, f"{pair}{scope}: {detail}", gates
+            return Verdict.FAIL, f"{pair}{scope}: {detail}", gates
     if short:
-        return INSUFFICIENT, f"too little evidence for group(s) {', '.join(map(str, short))}", gates
-    return PASS, "all gates passed", gates
+        return Verdict.INSUFFICIENT, f"too little evidence for group(s) {', '.join(map(str, short))}", gates
+    return Verdict.PASS, "all gates passed", gates
 
 
 def _bootstrap_errors(
@@ -197,7 +244,7 @@ def _attribute_rows(
     weights: np.ndarray,
     thresholds: Thresholds,
     confidence: float,
-) -> list[dict]:
+) -> list[Disparity]:
     name, labels, order = group_labels(frame, attribute)
     group_code = pd.Categorical(labels, categories=order).codes
     out = []
@@ -209,7 +256,7 @@ def _attribute_rows(
         base = {"model": model, "attribute": name, "metric": mi.metric, "insufficient_groups": short}
         rows = all_rows[all_rows["value"].notna()].reset_index(drop=True)
         if len(rows) < 2:
-            out.append(_undecided(base, len(rows), thresholds, confidence, weights.shape[0]))
+            out.append(Disparity(**_undecided(base, len(rows), thresholds, confidence, weights.shape[0])))
             continue
         errors = np.asarray(error_of(mi.metric, rows["value"].to_numpy(dtype=float)))
         worst, best = extremes(errors)
@@ -224,7 +271,7 @@ def _attribute_rows(
         if four_fifths is not None:
             ff_ci = _percentile_ci(four_fifths_ratio(1.0 - err_b[:, 0], 1.0 - err_b[:, 1]), confidence)
         w_row, b_row = rows.iloc[worst], rows.iloc[best]
-        out.append(
+        out.append(Disparity(**(
             base
             | {
                 "worst_group": w_row["group"],
@@ -254,7 +301,7 @@ def _attribute_rows(
                 "n_boot": int(weights.shape[0]),
                 "n_boot_valid": int(len(err_b)),
             }
-        )
+        )))
     return out
 
 
@@ -267,7 +314,7 @@ def _undecided(base: dict, n_groups: int, t: Thresholds, confidence: float, n_bo
         | {
             "ratio_ci": [None, None],
             "difference_ci": [None, None],
-            "verdict": INSUFFICIENT,
+            "verdict": Verdict.INSUFFICIENT,
             "reason": "fewer than two groups with data",
             "gates": [],
             "n_groups": n_groups,
@@ -293,23 +340,27 @@ def disparity_rows(
     min_clips: int = 30,
     min_speakers: int = 5,
     min_exposure_h: float = 0.0,
-) -> list[dict]:
+    long: pd.DataFrame | None = None,
+) -> list[Disparity]:
     """disparity.json rows: one per (model, attribute, metric), Holm-adjusted within each model.
 
-    Each model's bootstrap uses ``np.random.default_rng(seed)`` over its unique speakers sorted as text.
+    ``long`` is the per-group table of ``df`` when the caller has it (``disaggregate`` with the same
+    settings); it is computed here otherwise. Each model's bootstrap uses ``np.random.default_rng(seed)``
+    over its unique speakers sorted as text.
     """
     thresholds = thresholds or Thresholds()
     check_columns(df, task, attributes)
     if n_boot < 2:
         raise ValueError(f"n_boot must be >= 2, got {n_boot}")
-    long = disaggregate(df, attributes, task, confidence, min_clips, min_speakers, min_exposure_h)
-    results: list[dict] = []
+    if long is None:
+        long = disaggregate(df, attributes, task, confidence, min_clips, min_speakers, min_exposure_h)
+    results: list[Disparity] = []
     for model, frame in df.groupby("model", sort=True):
         speakers, speaker_code = np.unique(frame["speaker"].astype(str).to_numpy(), return_inverse=True)
         weights = bootstrap_weights(len(speakers), n_boot, np.random.default_rng(seed))
         inputs = metric_inputs(frame, task)
         model_long = long[(long["model"] == model) & (long["attribute"] != OVERALL[0])]
-        rows: list[dict] = []
+        rows: list[Disparity] = []
         for attribute in attributes:
             rows += _attribute_rows(
                 model, frame, model_long, attribute, inputs, speaker_code, weights, thresholds, confidence
@@ -319,56 +370,57 @@ def disparity_rows(
     return results
 
 
-def _adjust(rows: list[dict], alpha: float) -> None:
+def _adjust(rows: list[Disparity], alpha: float) -> None:
     """Set p_holm and significant on one model's rows. A detection-rate row tests the same hypothesis
     as the FRR row of its attribute (same pair, same difference), so it is counted once in the family."""
-    keys = [(r["attribute"], "frr" if r["metric"] == "detection_rate" else r["metric"]) for r in rows]
+    keys = [(r.attribute, "frr" if r.metric == "detection_rate" else r.metric) for r in rows]
     family: dict[tuple[str, str], float] = {}
     for key, row in zip(keys, rows, strict=True):
-        family.setdefault(key, np.nan if row["p_value"] is None else row["p_value"])
+        family.setdefault(key, np.nan if row.p_value is None else row.p_value)
     adjusted = dict(zip(family, holm(list(family.values())), strict=True))
     for key, row in zip(keys, rows, strict=True):
         p = adjusted[key]
-        row["p_holm"] = _num(p)
-        row["significant"] = None if np.isnan(p) else bool(p < alpha)
+        row.p_holm = _num(p)
+        row.significant = None if np.isnan(p) else bool(p < alpha)
         _settle(row)
 
 
 _CI_OF_GATE = {"four_fifths": "four_fifths_ci", "error_ratio": "ratio_ci", "difference": "difference_ci"}
 
 
-def _settle(row: dict) -> None:
+def _settle(row: Disparity) -> None:
     """Let the evidence decide: a point-estimate FAIL stands only when the disparity is significant after
     Holm, and a PASS only when every gated interval lies within its gate; otherwise the row is
     INSUFFICIENT_EVIDENCE, with the reason saying which."""
-    if row["verdict"] == FAIL and not row.get("significant"):
-        row["verdict"] = INSUFFICIENT
-        row["reason"] = (f"{row['reason']}; but the difference is not significant after Holm correction "
-                         f"(p_holm={row['p_holm']}), so more data is needed to confirm it")
-    elif row["verdict"] == PASS:
+    if row.verdict == Verdict.FAIL and not row.significant:
+        row.verdict = Verdict.INSUFFICIENT
+        row.reason = (f"{row.reason}; but the difference is not significant after Holm correction "
+                      f"(p_holm={row.p_holm}), so more data is needed to confirm it")
+    elif row.verdict == Verdict.PASS:
         reaching = []
-        for gate in row["gates"]:
-            low, high = row.get(_CI_OF_GATE[gate["name"]]) or (None, None)
+        for gate in row.gates:
+            low, high = getattr(row, _CI_OF_GATE[gate["name"]]) or (None, None)
             bound = low if gate["op"] == ">=" else high
             inside = bound is not None and (bound >= gate["threshold"] if gate["op"] == ">="
                                             else bound <= gate["threshold"])
             if not inside:
                 reaching.append(f"{gate['name']} interval bound {bound} is beyond {gate['threshold']}")
-        if row["metric"] in POISSON_METRICS and not reaching:
+        if row.metric in POISSON_METRICS and not reaching:
             reaching += _unbounded_fa_rate(row)
         if reaching:
-            row["verdict"] = INSUFFICIENT
-            row["reason"] = "point estimates pass, but " + "; ".join(reaching)
+            row.verdict = Verdict.INSUFFICIENT
+            row.reason = "point estimates pass, but " + "; ".join(reaching)
 
 
-def _unbounded_fa_rate(row: dict) -> list[str]:
+def _unbounded_fa_rate(row: Disparity) -> list[str]:
     """A ratio of false-accept rates says nothing when a group saw no false accept; then the worst group's
     exact Poisson upper bound must lie within the FA/h difference gate of the best group's rate."""
-    if row["worst_value"] > 0 and row["best_value"] > 0:
+    assert row.worst_value is not None and row.best_value is not None and row.worst_ci is not None
+    if row.worst_value > 0 and row.best_value > 0:
         return []
-    limit = row["thresholds"]["max_fa_per_hour_difference"]
-    upper = row["worst_ci"][1]
-    if upper is not None and upper - row["best_value"] <= limit:
+    limit = row.thresholds["max_fa_per_hour_difference"]
+    upper = row.worst_ci[1]
+    if upper is not None and upper - row.best_value <= limit:
         return []
     return [f"with zero false accepts in a group, FA/h is bounded only by its Poisson interval; the worst "
             f"group's upper bound {upper:.3g}/h exceeds the best group's rate by more than {limit}/h "

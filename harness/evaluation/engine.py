@@ -9,7 +9,6 @@ in flight and a resumed evaluation skips the rest.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -19,14 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.core.errors import DataError
+from harness.core.progress import Progress
 from harness.corpus.audio import load_conformed
 from harness.corpus.directory import Corpus
-from harness.errors import DataError
 from harness.evaluation.scoring import Scorer, make_scorer
 from harness.registry.models import ModelEntry
 from harness.runtimes import RuntimeOptions
 
-Progress = Callable[[str, int, int], None]
 CHUNK_CLIPS = 24
 PREDICTION_BASE = ("model", "clip_id", "path", "label", "speaker")
 

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from harness.evaluation.intervals import clopper_pearson, poisson_rate, wilson
 
 Task = Literal["wake_word", "kws"]

@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evaluation.streaming import StreamingRules, match, smooth
 from harness.frontends import get_frontend
 from harness.frontends.base import FrontEnd
 from harness.registry.models import ModelEntry, Task
 from harness.runtimes import RuntimeOptions, Session, TensorInfo, get_runtime
+from harness.runtimes.base import HOST_RUNTIME
 
 SAMPLE_RATE = 16_000
-HOST_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime"}
 
 
 def dequantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:

@@ -3,7 +3,6 @@
 Select one by name with ``get_frontend("micro_frontend" | "oww_melspec" | "mlperf_mfcc", **options)``.
 """
 
-from harness.frontends import mfcc, micro, oww  # noqa: F401 - registration side effect
 from harness.frontends.base import (
     SAMPLE_RATE,
     FrontEnd,

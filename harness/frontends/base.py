@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import ConfigError, DataError, ModelError
+from harness.core.errors import DataError, ModelError
+from harness.core.registry import Registry
 from harness.runtimes.base import TensorInfo
 
 SAMPLE_RATE = 16000
@@ -35,27 +36,17 @@ class FrontEnd(ABC):
         return self.model_inputs(self.features(audio), model_input)
 
 
-_REGISTRY: dict[str, type[FrontEnd]] = {}
-
-
-def register_frontend(cls: type[FrontEnd]) -> type[FrontEnd]:
-    """Class decorator: register a front end under its ``name``; duplicates are a bug."""
-    if cls.name in _REGISTRY:
-        raise RuntimeError(f"front end '{cls.name}' is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+FRONTENDS: Registry[type[FrontEnd]] = Registry(
+    "front end", ("harness.frontends.mfcc", "harness.frontends.micro", "harness.frontends.oww"))
+register_frontend = FRONTENDS.register(lambda cls: cls.name)  # class decorator
 
 
 def frontend_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return FRONTENDS.names()
 
 
 def frontend_class(name: str) -> type[FrontEnd]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        valid = ", ".join(frontend_names())
-        raise ConfigError(f"unknown front end '{name}'", hint=f"valid: {valid}") from None
+    return FRONTENDS.get(name)
 
 
 def get_frontend(name: str, **options: Any) -> FrontEnd:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from harness.errors import ConfigError, ModelError
+from harness.core.errors import ConfigError, ModelError
 from harness.frontends.base import SAMPLE_RATE, FrontEnd, as_clip, check_shape, quantize, register_frontend
 from harness.runtimes.base import Session, TensorInfo
 

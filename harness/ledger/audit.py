@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import DataError
+from harness.core.errors import DataError
+from harness.core.hashing import sha256_file
 from harness.ledger.chain import GENESIS
-from harness.registry.models import sha256_file
+from harness.rundir import contract
 
-# What harness.runs.runner._record hashes into each ledger line (key = file stem + "_sha256"): key -> file.
-RECORDED = {f"{name.split('.')[0]}_sha256": name for name in (
-    "manifest.json", "efficiency.csv", "fairness.csv", "disparity.json", "carbon.csv", "signoff.json")}
+# What each ledger line may hash (the run-directory contract's list): key -> file.
+RECORDED = {contract.recorded_key(name): name for name in contract.RECORDED}
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _sha(text: str) -> str:
 
 
 def audit(results: Path) -> Audit:
-    ledger = results / "ledger.jsonl"
+    ledger = results / contract.LEDGER
     if not ledger.is_file():
         raise DataError(f"{results}: no ledger.jsonl, so there is nothing to verify",
                         hint="pass the results folder that `harness run` wrote to (default results/)")

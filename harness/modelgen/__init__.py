@@ -12,10 +12,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.errors import ConfigError
-from harness.paths import cache_dir
+from harness.core.paths import cache_dir
+from harness.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -28,43 +27,17 @@ class Builder:
         return f"{name}.r{self.revision}{self.suffix}"
 
 
-class BuilderRegistry(dict[str, Builder]):
-    """Builders by name; registering a name twice is an error."""
-
-    def __setitem__(self, name: str, builder: Builder) -> None:
-        if name in self:
-            raise ValueError(f"model builder '{name}' is already registered")
-        super().__setitem__(name, builder)
-
-    def update(self, *args: Any, **kwargs: Builder) -> None:
-        for name, builder in dict(*args, **kwargs).items():
-            self[name] = builder
-
-
-def _registry() -> BuilderRegistry:
-    from harness.modelgen import mlperf, onnx_builder
-
-    builders = BuilderRegistry()
-    builders["mlperf-dscnn-kws"] = Builder(mlperf.dscnn_kws, ".tflite")
-    builders["mlperf-dscnn-kws-onnx"] = Builder(onnx_builder.dscnn_kws_onnx, ".onnx")
-    builders["mlperf-mobilenet-vww"] = Builder(mlperf.mobilenet_vww, ".tflite")
-    builders["mlperf-resnet8-ic"] = Builder(mlperf.resnet8_ic, ".tflite")
-    builders["mlperf-fc-autoencoder-ad"] = Builder(mlperf.fc_autoencoder_ad, ".tflite")
-    return builders
-
-
-BUILDERS = _registry()
+# each builder module registers its recipes when first needed
+BUILDERS: Registry[Builder] = Registry("model builder", ("harness.modelgen.mlperf", "harness.modelgen.onnx_builder"))
 
 
 def builder_names() -> list[str]:
-    return sorted(BUILDERS)
+    return BUILDERS.names()
 
 
 def build_artifact(name: str) -> Path:
     """The path of the model built by builder ``name``, building it into the cache if needed."""
     builder = BUILDERS.get(name)
-    if builder is None:
-        raise ConfigError(f"unknown model builder '{name}'", hint=f"valid: {', '.join(builder_names())}")
     directory = cache_dir("models")
     path = directory / builder.filename(name)
     if not path.is_file():

@@ -8,6 +8,7 @@ calibration, never for accuracy.
 
 from __future__ import annotations
 
+from harness.modelgen import BUILDERS, Builder
 from harness.modelgen.int8_layers import Act, Int8Net
 
 SEED = 20240601
@@ -82,3 +83,9 @@ def fc_autoencoder_ad() -> bytes:
     for units in [128] * 4 + [8] + [128] * 4:
         x = net.fully_connected(x, units)
     return net.serialize([net.fully_connected(x, 640, relu=False)])
+
+
+BUILDERS.add("mlperf-dscnn-kws", Builder(dscnn_kws, ".tflite"))
+BUILDERS.add("mlperf-mobilenet-vww", Builder(mobilenet_vww, ".tflite"))
+BUILDERS.add("mlperf-resnet8-ic", Builder(resnet8_ic, ".tflite"))
+BUILDERS.add("mlperf-fc-autoencoder-ad", Builder(fc_autoencoder_ad, ".tflite"))

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from harness.modelgen import BUILDERS, Builder
 from harness.modelgen.int8_layers import same_padding, uniform
 from harness.modelgen.mlperf import DSCNN_BLOCKS, SEED
 
@@ -81,3 +82,6 @@ def dscnn_kws_onnx() -> bytes:
     y = g.node("Softmax", [g.gemm(x, 64, 12)], axis=-1)
     doc = "MLPerf Tiny KWS DS-CNN architecture with seeded untrained weights (edge-harness modelgen)"
     return g.serialize("mlperf_dscnn_kws", ("input", [1, 1, 49, 10]), (y, [1, 12]), doc)
+
+
+BUILDERS.add("mlperf-dscnn-kws-onnx", Builder(dscnn_kws_onnx, ".onnx"))

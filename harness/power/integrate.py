@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import MeasurementError
+from harness.core.errors import MeasurementError
+from harness.core.units import Duration, Energy, Power
 from harness.power.trace import Trace
-from harness.units import Duration, Energy, Power
 
 WIRING_HINT = ("check the DUT's timestamp pin is wired to the monitor's event input (LPM01A: D7, Joulescope: "
                "GPI0, PPK2: the D channel chosen) and that the firmware is built for energy mode")

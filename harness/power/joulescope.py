@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ConfigError, DataError, DeviceError, DeviceTimeout
-from harness.power.monitor import Block, MonitorSpec, PowerMonitor, falling_edges, import_extra, register_monitor
+from harness.core.errors import ConfigError, DataError, DeviceError, DeviceTimeout
+from harness.power.monitor import Block, PowerMonitor, falling_edges, import_extra, register_monitor
+from harness.registry.resources import MonitorSpec
 
 JS220_MAX_HZ = 1_000_000
 

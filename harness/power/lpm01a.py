@@ -19,10 +19,11 @@ from typing import Literal
 import numpy as np
 import serial
 
-from harness.dut.transcript import Transcript
-from harness.errors import ConfigError, DataError, DeviceError, DeviceTimeout, MeasurementError
-from harness.paths import cache_dir
-from harness.power.monitor import Block, MonitorSpec, PowerMonitor, register_monitor
+from harness.core.errors import ConfigError, DataError, DeviceError, DeviceTimeout, MeasurementError
+from harness.core.paths import cache_dir
+from harness.core.transcript import Transcript
+from harness.power.monitor import Block, PowerMonitor, register_monitor
+from harness.registry.resources import MonitorSpec
 
 BAUD = 3_686_400
 EOL = b"\r\n"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.power.lpm01a import (
     ACQUISITION_COMPLETED,
     ASCII_MAX_HZ,

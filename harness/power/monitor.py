@@ -19,34 +19,25 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import ConfigError, DeviceError, DeviceTimeout, HarnessError, MeasurementError
+from harness.core.errors import ConfigError, DeviceError, DeviceTimeout, HarnessError, MeasurementError
+from harness.core.registry import Registry
 from harness.power.trace import Trace
+from harness.registry.resources import MonitorSpec
 
 POWER_EXTRA = "pip install 'edge-harness[power]'"
 
 
-@dataclass(frozen=True)
-class MonitorSpec:
-    """Where a monitor is: ``kind`` (a registered driver) and an optional ``url`` (port, socket, serial no.)."""
-
-    kind: str
-    url: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> MonitorSpec:
-        """Parse ``"sim"``, ``"sim:socket://127.0.0.1:4012"``, ``"lpm01a:/dev/ttyACM0"``, ``"joulescope"``, ..."""
-        kind, sep, url = text.strip().partition(":")
-        kind = kind.strip().lower()
-        if not kind or (sep and not url):
-            raise ConfigError(f"power monitor '{text}' is not 'kind' or 'kind:url'",
-                              hint=f"kinds: {', '.join(monitor_kinds())}; e.g. lpm01a:/dev/ttyACM0")
-        if kind not in _registry():
-            raise ConfigError(f"unknown power monitor kind '{kind}' in '{text}'",
-                              hint=f"valid: {', '.join(monitor_kinds())} (as kind or kind:url)")
-        return cls(kind, url or None)
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.url}" if self.url else self.kind
+def parse_monitor(text: str, voltage: float | None = None) -> MonitorSpec:
+    """Parse ``"sim"``, ``"sim:socket://127.0.0.1:4012"``, ``"lpm01a:/dev/ttyACM0"``, ``"joulescope"``, ..."""
+    kind, sep, url = text.strip().partition(":")
+    kind = kind.strip().lower()
+    if not kind or (sep and not url):
+        raise ConfigError(f"power monitor '{text}' is not 'kind' or 'kind:url'",
+                          hint=f"kinds: {', '.join(monitor_kinds())}; e.g. lpm01a:/dev/ttyACM0")
+    if kind not in MONITORS:
+        raise ConfigError(f"unknown power monitor kind '{kind}' in '{text}'",
+                          hint=f"valid: {', '.join(monitor_kinds())} (as kind or kind:url)")
+    return MonitorSpec(kind=kind, url=url or None, voltage=voltage)
 
 
 @dataclass(frozen=True)
@@ -269,37 +260,24 @@ def import_extra(module: str, kind: str) -> ModuleType:
                           f"installed here ({exc})", hint=POWER_EXTRA) from None
 
 
-_REGISTRY: dict[str, type[PowerMonitor]] = {}
-_DRIVER_MODULES = ("harness.power.sim_stream", "harness.power.lpm01a", "harness.power.joulescope",
-                   "harness.power.ppk2")
-
-
-def register_monitor(cls: type[PowerMonitor]) -> type[PowerMonitor]:
-    """Class decorator: register a monitor driver under its ``kind``; duplicates are a bug."""
-    if cls.kind in _REGISTRY:
-        raise RuntimeError(f"power monitor '{cls.kind}' is registered twice")
-    _REGISTRY[cls.kind] = cls
-    return cls
-
-
-def _registry() -> dict[str, type[PowerMonitor]]:
-    for module in _DRIVER_MODULES:  # registration side effect; the drivers import their packages lazily
-        importlib.import_module(module)
-    return _REGISTRY
+# the drivers import their hardware packages lazily, so registering them costs nothing
+MONITORS: Registry[type[PowerMonitor]] = Registry("power monitor", tuple(
+    f"harness.power.{m}" for m in ("sim_stream", "lpm01a", "joulescope", "ppk2")))
+register_monitor = MONITORS.register(lambda cls: cls.kind)  # class decorator
 
 
 def monitor_kinds() -> list[str]:
-    return sorted(_registry())
+    return MONITORS.names()
 
 
 def open_monitor(spec: str | MonitorSpec, **options: Any) -> PowerMonitor:
-    """The monitor ``spec`` names (``"kind"`` or ``"kind:url"``), built with driver ``options``.
+    """The monitor ``spec`` names (a record, or ``"kind"`` / ``"kind:url"``), built with driver ``options``.
 
     Common options: ``voltage_v``, ``rate_hz``, ``log_path``; drivers add their own (``wiring=`` for the
     in-process simulated monitor, ``output=`` for the LPM01A, ``channel=`` for the PPK2, ...).
     """
-    parsed = spec if isinstance(spec, MonitorSpec) else MonitorSpec.parse(spec)
-    cls = _registry()[parsed.kind]
+    parsed = spec if isinstance(spec, MonitorSpec) else parse_monitor(spec)
+    cls = MONITORS.get(parsed.kind)
     try:
         return cls(parsed, **options)
     except TypeError as exc:

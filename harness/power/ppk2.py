@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.errors import ConfigError, DataError, DeviceError, DeviceTimeout
-from harness.power.monitor import Block, MonitorSpec, PowerMonitor, falling_edges, import_extra, register_monitor
+from harness.core.errors import ConfigError, DataError, DeviceError, DeviceTimeout
+from harness.power.monitor import Block, PowerMonitor, falling_edges, import_extra, register_monitor
+from harness.registry.resources import MonitorSpec
 
 RATE_HZ = 100_000
 ADC_MULT = 1.8 / 163_840  # volts per ADC step x 4 (ppk2-api's adc_mult)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.core.units import Duration, Power
 from harness.power.trace import Trace
-from harness.units import Duration, Power
 
 MIN_RATE_HZ = 1_000.0
 MAX_RATE_HZ = 1_000_000.0

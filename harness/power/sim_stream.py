@@ -18,9 +18,10 @@ from typing import Protocol
 import numpy as np
 import serial
 
-from harness.errors import ConfigError, DeviceError, MeasurementError
-from harness.power.monitor import Block, MonitorSpec, PowerMonitor, register_monitor
+from harness.core.errors import ConfigError, DeviceError, MeasurementError
+from harness.power.monitor import Block, PowerMonitor, register_monitor
 from harness.power.wiring import WireEvent, WiringLog
+from harness.registry.resources import MonitorSpec
 
 MAX_RATE_HZ = 1_000_000.0
 BLOCK_SAMPLES = 65_536

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from harness.errors import DeviceError
+from harness.core.errors import DeviceError
 
 
 class Wiring(Protocol):

@@ -7,7 +7,6 @@ the YAML file (``file``), or produced by one of the project's deterministic mode
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from enum import Enum
 from functools import cached_property
@@ -16,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.errors import ConfigError, ModelError
+from harness.core.errors import ConfigError, ModelError
+from harness.core.hashing import sha256_file
 from harness.registry.yamlio import read_yaml, validate
 
 FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
@@ -138,14 +138,6 @@ class ModelEntry(_Strict):
     def inference_rate_hz(self, default: float = 1.0) -> float:
         """Inferences per second when deployed: one per audio step for streaming models."""
         return 1000.0 / self.step_ms if self.step_ms else default
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def entry_from_yaml(path: Path) -> ModelEntry:

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
+from harness.registry.resources import Link, MonitorSpec
 from harness.registry.yamlio import read_yaml, validate
 
 CORES = (
@@ -62,27 +63,6 @@ class PowerSpec(_Strict):
         return self.active_mw_by_stack.get(stack, self.active_mw)
 
 
-class Link(_Strict):
-    """Where the device is reached; the URL scheme selects the backend (``sim://`` or serial)."""
-
-    url: str
-    baud: int = 115200
-    timeout_s: float = Field(default=10.0, gt=0)
-    io_manager: bool = Field(default=False, description="the DUT's UART goes through an MLPerf Tiny IO manager "
-                                                        "(energy mode: the power monitor supplies the DUT)")
-
-
-class PowerMonitorSpec(_Strict):
-    model: str = Field(description="lpm01a, joulescope, ppk2 or sim")
-    url: str | None = None
-    voltage: float | None = Field(default=None, gt=0)
-
-    @property
-    def spec(self) -> str:
-        """The ``kind[:url]`` string ``harness.power.monitor.open_monitor`` takes."""
-        return f"{self.model}:{self.url}" if self.url else self.model
-
-
 class TargetProfile(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     kind: ProfileKind
@@ -100,7 +80,7 @@ class TargetProfile(_Strict):
     budgets: Budgets
     battery_mwh: float | None = Field(default=None, gt=0)
     link: Link
-    power_monitor: PowerMonitorSpec | None = None
+    power_monitor: MonitorSpec | None = None
     sources: dict[str, str] = Field(min_length=1)
     source_file: str = ""
 
@@ -145,7 +125,7 @@ class TargetProfile(_Strict):
 
     @property
     def is_simulated(self) -> bool:
-        return self.link.url.startswith("sim://")
+        return self.link.is_simulated
 
     def sha256(self) -> str:
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()

@@ -13,10 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import DataError
+from harness.core.errors import DataError
+from harness.core.units import Duration, Energy, co2e_kg
 from harness.registry.plans import Fleet, Plan
 from harness.reports.tables import write_table
-from harness.units import Duration, Energy, co2e_kg
+from harness.rundir import contract
 
 YEAR = Duration(365.25 * 86400.0)
 CAR_KG_PER_YEAR = 4600.0  # edge_constraints.md, Carbon and cost: a passenger car emits about 4.6 t CO2 per year
@@ -59,7 +60,7 @@ def carbon_rows(efficiency: pd.DataFrame, fleet: Fleet, grid_kg_per_kwh: float) 
 
 def plan_of(run_dir: Path) -> Plan:
     """The plan recorded in the run's manifest (fields added since then take their defaults)."""
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((run_dir / contract.MANIFEST).read_text(encoding="utf-8"))
     if not manifest.get("plan"):
         raise DataError(f"{run_dir}/manifest.json records no plan", hint="pass the plan to write_carbon")
     return Plan.model_validate(manifest["plan"])
@@ -68,7 +69,7 @@ def plan_of(run_dir: Path) -> Plan:
 def write_carbon(run_dir: Path, plan: Plan | None = None) -> list[Path]:
     """carbon.csv|md|json in the run directory from its efficiency.csv and the plan's fleet and grid."""
     plan = plan or plan_of(run_dir)
-    path = run_dir / "efficiency.csv"
+    path = run_dir / contract.EFFICIENCY.csv
     if not path.is_file():
         raise DataError(f"{run_dir}: no efficiency.csv, so no energy per inference to scale to a fleet")
     df = carbon_rows(pd.read_csv(path), plan.fleet, plan.reporting.grid_kg_per_kwh)

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.core.files import write_atomic
 from harness.evaluation.det import det_curves, plot_det, plot_group_rates
-from harness.evaluation.disparity import Thresholds, disparity_rows
+from harness.evaluation.disparity import Disparity, Thresholds, disparity_rows
 from harness.evaluation.groups import JOIN, OVERALL, Attribute, disaggregate
 from harness.evaluation.streaming import StreamingRules
 from harness.registry.models import ModelEntry, Task
@@ -48,8 +49,9 @@ def readable_groups(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def fairness_tables(predictions: pd.DataFrame, entries: dict[str, ModelEntry], group_columns: list[str],
-                    settings: FairnessSettings) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """fairness.csv (long) and disparity.json rows for every model, each under its task's metrics."""
+                    settings: FairnessSettings) -> tuple[pd.DataFrame, list[Disparity]]:
+    """fairness.csv (long) and disparity.json rows for every model, each under its task's metrics; the per-group
+    table of each task is computed once and handed to the disparity comparison."""
     frame = readable_groups(predictions)
     longs, disparity = [], []
     for task in ("wake_word", "kws"):
@@ -58,11 +60,11 @@ def fairness_tables(predictions: pd.DataFrame, entries: dict[str, ModelEntry], g
         if part.empty:
             continue
         attributes = attributes_for(part, group_columns)
-        longs.append(disaggregate(part, attributes, task, settings.confidence, settings.min_clips,
-                                  settings.min_speakers))
+        long = disaggregate(part, attributes, task, settings.confidence, settings.min_clips, settings.min_speakers)
+        longs.append(long)
         disparity += disparity_rows(part, attributes, task, thresholds=settings.thresholds,
                                     confidence=settings.confidence, n_boot=settings.n_boot, seed=settings.seed,
-                                    min_clips=settings.min_clips, min_speakers=settings.min_speakers)
+                                    min_clips=settings.min_clips, min_speakers=settings.min_speakers, long=long)
     long = pd.concat(longs, ignore_index=True) if longs else pd.DataFrame()
     return long, disparity
 
@@ -90,7 +92,7 @@ def _card_table(long: pd.DataFrame, model: str, attribute: str, metrics: tuple[s
     return "\n".join(lines)
 
 
-def fairness_markdown(long: pd.DataFrame, disparity: list[dict[str, Any]], entries: dict[str, ModelEntry],
+def fairness_markdown(long: pd.DataFrame, disparity: list[Disparity], entries: dict[str, ModelEntry],
                       corpus_name: str, backend: str) -> str:
     out = [f"# Fairness: per-group accuracy with {int(100 * 0.95)} % intervals", "",
            f"Corpus: {corpus_name}. Scores from {backend}. Each table is sorted worst group first; n counts "
@@ -110,14 +112,14 @@ def fairness_markdown(long: pd.DataFrame, disparity: list[dict[str, Any]], entri
         for attribute in CARD_ATTRIBUTES:
             if ((long["model"] == model) & (long["attribute"] == attribute)).any():
                 out += ["", _card_table(long, model, attribute, metrics)]
-        verdicts = [d for d in disparity if d["model"] == model and JOIN not in d["attribute"]]
+        verdicts = [d for d in disparity if d.model == model and JOIN not in d.attribute]
         if verdicts:
             out += ["", "| disparity: attribute | metric | worst | best | ratio [CI] | difference [CI] | verdict |",
                     "|---|---|---|---|---|---|---|"]
             for d in verdicts:
-                out.append(f"| {d['attribute']} | {d['metric']} | {d['worst_group']} | {d['best_group']} | "
-                           f"{_num(d['ratio'])} {_pair(d['ratio_ci'])} | {_num(d['difference'])} "
-                           f"{_pair(d['difference_ci'])} | {d['verdict']} |")
+                out.append(f"| {d.attribute} | {d.metric} | {d.worst_group} | {d.best_group} | "
+                           f"{_num(d.ratio)} {_pair(d.ratio_ci)} | {_num(d.difference)} "
+                           f"{_pair(d.difference_ci)} | {d.verdict} |")
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -161,8 +163,8 @@ def write_plots(long: pd.DataFrame, predictions: pd.DataFrame, steps: pd.DataFra
     return written
 
 
-def write_disparity(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.write_text(json.dumps(rows, indent=2, default=_plain) + "\n", encoding="utf-8")
+def write_disparity(path: Path, rows: list[Disparity]) -> None:
+    write_atomic(path, json.dumps([r.record() for r in rows], indent=2, default=_plain) + "\n")
 
 
 def _plain(value: Any) -> Any:

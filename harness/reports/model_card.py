@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.paths import models_dir
+from harness.core.paths import models_dir
 from harness.registry.models import ModelEntry, ModelRegistry
 from harness.reports.cards import front_matter
 from harness.reports.cards.context import card_context
@@ -17,10 +17,11 @@ from harness.reports.cards.markdown import body
 from harness.reports.cards.mct import mct_json
 from harness.reports.cards.pseudonym import salt_for
 from harness.reports.run_tables import RunTables
-from harness.runs.rundir import RunDirectory
+from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
 
 DEFAULT_MIN_GROUP_SIZE = 30  # as plans/policy-default.yaml publication.min_group_size
-CARDS_DIR = "model_cards"
+CARDS_DIR = contract.CARDS
 
 
 def registry_entries(names: list[str]) -> dict[str, ModelEntry | None]:
@@ -33,7 +34,7 @@ def registry_entries(names: list[str]) -> dict[str, ModelEntry | None]:
 
 def model_facts(tables: RunTables, *, min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> list[ModelFacts]:
     """What each model's card states (public rows, suppressed groups, pseudonymised speakers)."""
-    predictions_path = tables.path / "raw" / "predictions.parquet"
+    predictions_path = tables.path / contract.PREDICTIONS
     predictions = pd.read_parquet(predictions_path) if predictions_path.is_file() else None
     salt = salt_for(tables.path.parent)
     entries = registry_entries(tables.model_names)

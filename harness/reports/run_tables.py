@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import DataError
+from harness.core.errors import DataError
+from harness.rundir import contract
 
 # Group labels such as "none" or "NA" are data, not missing values: only an empty cell is missing.
 _CSV = {"keep_default_na": False, "na_values": [""]}
@@ -78,18 +79,18 @@ class RunTables:
     @classmethod
     def load(cls, run_dir: Path) -> RunTables:
         run_dir = Path(run_dir)
-        manifest_path = run_dir / "manifest.json"
+        manifest_path = run_dir / contract.MANIFEST
         if not manifest_path.is_file():
             raise DataError(f"{run_dir}: not a run directory (no manifest.json)",
                             hint="pass a results/<run_id> folder written by 'harness run' or 'harness eval'")
         manifest = _read_json(manifest_path)
-        eff_path, fair_path = run_dir / "efficiency.csv", run_dir / "fairness.csv"
+        eff_path, fair_path = run_dir / contract.EFFICIENCY.csv, run_dir / contract.FAIRNESS.csv
         efficiency = _require(_read_csv(eff_path), EFFICIENCY_COLUMNS, eff_path) if eff_path.is_file() else None
         fairness = _require(_read_csv(fair_path), FAIRNESS_COLUMNS, fair_path) if fair_path.is_file() else None
         if fairness is not None:
             fairness["group"] = fairness["group"].astype(str)
-        disparity = _read_json(run_dir / "disparity.json") if (run_dir / "disparity.json").is_file() else None
-        signoff = _read_json(run_dir / "signoff.json") if (run_dir / "signoff.json").is_file() else None
+        disparity = _read_json(run_dir / contract.DISPARITY) if (run_dir / contract.DISPARITY).is_file() else None
+        signoff = _read_json(run_dir / contract.SIGNOFF) if (run_dir / contract.SIGNOFF).is_file() else None
         carbon, carbon_meta = _carbon(run_dir)
         return cls(run_dir, manifest, efficiency, fairness, disparity, signoff, carbon, carbon_meta)
 
@@ -138,7 +139,7 @@ def carbon_view(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _carbon(run_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any] | None]:
     """carbon.json ({"meta", "rows"} as tables are written, or a list of rows), else carbon.csv, else nothing."""
-    json_path, csv_path = run_dir / "carbon.json", run_dir / "carbon.csv"
+    json_path, csv_path = run_dir / contract.CARBON.json, run_dir / contract.CARBON.csv
     if json_path.is_file():
         data = _read_json(json_path)
         if isinstance(data, dict):

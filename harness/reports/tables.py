@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.core.files import write_atomic
+
 
 def format_cell(value: Any) -> str:
     """One value as the Markdown tables show it (n/a for missing, yes/**no** for booleans, 4 significant digits)."""
@@ -56,10 +58,10 @@ def write_table(
     The Markdown is ``markdown`` when given, else the table titled ``title`` with ``notes`` below it.
     """
     csv_path, md_path, json_path = (directory / f"{stem}.{ext}" for ext in ("csv", "md", "json"))
-    df.to_csv(csv_path, index=False, float_format="%.10g")
+    write_atomic(csv_path, df.to_csv(index=False, float_format="%.10g"))
     if markdown is None:
         markdown = "\n".join([f"# {title}", "", to_markdown(df, md_columns), *[f"- {n}" for n in notes or []]])
-    md_path.write_text(markdown.rstrip("\n") + "\n", encoding="utf-8")
+    write_atomic(md_path, markdown.rstrip("\n") + "\n")
     records = json.loads(df.to_json(orient="records", double_precision=10))
-    json_path.write_text(json.dumps({"meta": meta or {}, "rows": records}, indent=2) + "\n", encoding="utf-8")
+    write_atomic(json_path, json.dumps({"meta": meta or {}, "rows": records}, indent=2) + "\n")
     return [csv_path, md_path, json_path]

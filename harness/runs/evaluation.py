@@ -1,18 +1,24 @@
-"""Evaluate models on a corpus inside a run directory: predictions, fairness, disparity, plots."""
+"""Evaluate models on a corpus inside a run directory: predictions, fairness, disparity, plots.
+
+Scores come from the host (``run_evaluation``) or from a device's accuracy rows (``write_device_evaluation``);
+both write the same tables, so a device run and a host run on one corpus compare clip for clip.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from harness.core.errors import ConfigError
+from harness.core.paths import cache_dir
+from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, load_corpus
-from harness.errors import ConfigError
 from harness.evaluation.engine import EvalSettings, evaluate
+from harness.evaluation.kws_inputs import STEPS_COLUMNS, device_predictions
 from harness.evaluation.scoring import WakeWordScorer
 from harness.evaluation.streaming import StreamingRules
-from harness.paths import cache_dir
 from harness.registry.models import ModelEntry, Task
 from harness.reports.confusion import confusion_long, confusion_markdown
 from harness.reports.fairness import (
@@ -23,9 +29,9 @@ from harness.reports.fairness import (
     write_plots,
 )
 from harness.reports.tables import write_table
-from harness.runs.rundir import RunDirectory
+from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
 
-Progress = Callable[[str, int, int], None]
 BUILTIN = "builtin:"
 
 
@@ -36,7 +42,7 @@ def resolve_corpus(spec: str, seed: int = 0, progress: Progress | None = None) -
 
         size = spec[len(BUILTIN):]
         out = cache_dir("corpus") / f"synthetic-{size}-seed{seed}"
-        report = (lambda done, total: progress(f"corpus {size}", done, total)) if progress else None
+        report = (lambda label, done, total: progress(f"corpus {size}", done, total)) if progress else None
         return load_corpus(synthesize_corpus(out, size=size, seed=seed, progress=report))
     return load_corpus(Path(spec))
 
@@ -50,14 +56,26 @@ def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus,
     """Score every clip (resumable), then write the fairness outputs of the run-directory contract."""
     if not entries:
         raise ConfigError("no model to evaluate: evaluation needs wake_word or kws models with evaluate: true")
-    predictions, steps = evaluate(entries, corpus, run.raw / "eval", settings, progress)
-    predictions.to_parquet(run.raw / "predictions.parquet", index=False)
-    steps.to_parquet(run.raw / "scores.parquet", index=False)
+    predictions, steps = evaluate(entries, corpus, run.path / contract.EVAL_CHUNKS, settings, progress)
+    predictions.to_parquet(run.path / contract.PREDICTIONS, index=False)
+    steps.to_parquet(run.path / contract.SCORES, index=False)
     by_name = {e.name: e for e in entries}
     long = write_fairness(run, predictions, by_name, corpus, fairness, backend)
     if progress:
         progress("plots", 0, 1)
-    write_plots(long, predictions, steps, _rules(entries, settings), by_name, run.path / "plots")
+    write_plots(long, predictions, steps, _rules(entries, settings), by_name, run.path / contract.PLOTS)
+
+
+def write_device_evaluation(run: RunDirectory, model: ModelEntry, corpus: Corpus, rows: list[dict[str, Any]],
+                            fairness: FairnessSettings, backend: str, log_path: Path | None) -> pd.DataFrame:
+    """raw/predictions.parquet, the fairness, disparity and confusion tables and plots from a device's accuracy
+    rows, as ``harness eval`` writes them from the host's."""
+    predictions = device_predictions(model, corpus, rows, log_path)
+    predictions.to_parquet(run.path / contract.PREDICTIONS, index=False)
+    by_name = {model.name: model}
+    long = write_fairness(run, predictions, by_name, corpus, fairness, backend)
+    write_plots(long, predictions, pd.DataFrame(columns=STEPS_COLUMNS), {}, by_name, run.path / contract.PLOTS)
+    return predictions
 
 
 def write_fairness(run: RunDirectory, predictions: pd.DataFrame, by_name: dict[str, ModelEntry], corpus: Corpus,
@@ -67,12 +85,13 @@ def write_fairness(run: RunDirectory, predictions: pd.DataFrame, by_name: dict[s
     ``backend`` says in fairness.md where the scores came from.
     """
     long, disparity = fairness_tables(predictions, by_name, corpus.group_columns, fairness)
-    write_table(long, run.path, "fairness", markdown=fairness_markdown(long, disparity, by_name, corpus.name, backend),
+    markdown = fairness_markdown(long, disparity, by_name, corpus.name, backend)
+    write_table(long, run.path, contract.FAIRNESS.stem, markdown=markdown,
                 meta={"run_id": run.run_id, "corpus": corpus.name, "confidence": fairness.confidence})
-    write_disparity(run.path / "disparity.json", disparity)
+    write_disparity(run.path / contract.DISPARITY, disparity)
     confusion = confusion_long(predictions, by_name)
     if not confusion.empty:
-        write_table(confusion, run.path, "confusion", markdown=confusion_markdown(confusion, corpus.name),
+        write_table(confusion, run.path, contract.CONFUSION.stem, markdown=confusion_markdown(confusion, corpus.name),
                     meta={"run_id": run.run_id, "corpus": corpus.name})
     return long
 

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__
-from harness.paths import project_root
-from harness.registry.models import ModelEntry, sha256_file
+from harness.core.hashing import sha256_file
+from harness.core.paths import project_root
+from harness.registry.models import ModelEntry
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetProfile
 from harness.runtimes import available_runtimes

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
+from harness.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -86,33 +87,21 @@ class Runtime(ABC):
         """Load a model file (``input_shapes`` fixes dynamic input dimensions); not a model -> ModelError."""
 
 
-_REGISTRY: dict[str, type[Runtime]] = {}
+RUNTIMES: Registry[type[Runtime]] = Registry(
+    "runtime", ("harness.runtimes.litert", "harness.runtimes.onnx", "harness.runtimes.tflm"))
+register_runtime = RUNTIMES.register(lambda cls: cls.name)  # class decorator
 
 
-def register_runtime(cls: type[Runtime]) -> type[Runtime]:
-    """Class decorator: register a runtime under its ``name``; duplicates are a bug."""
-    if cls.name in _REGISTRY:
-        raise RuntimeError(f"runtime '{cls.name}' is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _ensure_loaded() -> None:
-    from harness.runtimes import litert, onnx, tflm  # noqa: F401 - registration side effect
+HOST_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime"}  # what runs a model format on this machine
 
 
 def available_runtimes() -> dict[str, str | None]:
     """Every registered runtime and its installed version (None when unavailable)."""
-    _ensure_loaded()
-    return {name: cls.version() for name, cls in _REGISTRY.items()}
+    return {name: cls.version() for name, cls in RUNTIMES.items()}
 
 
 def get_runtime(name: str) -> Runtime:
-    _ensure_loaded()
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown runtime '{name}'", hint=f"valid: {', '.join(sorted(_REGISTRY))}") from None
+    cls = RUNTIMES.get(name)
     if cls.version() is None:
         raise ConfigError(f"runtime '{name}' is not installed here", hint="run 'make install'")
     return cls()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ModelError
+from harness.core.errors import ModelError
 from harness.runtimes.base import Session, TensorInfo
 
 TFLITE_IDENTIFIER = b"TFL3"

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from harness.errors import ConfigError, MeasurementError
+from harness.core.errors import ConfigError, MeasurementError
 from harness.runtimes.base import Session
 
 NS_PER_MS = 1_000_000

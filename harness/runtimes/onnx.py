@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ConfigError, ModelError
+from harness.core.errors import ConfigError, ModelError
 from harness.runtimes.base import Runtime, RuntimeOptions, TensorInfo, register_runtime
 from harness.runtimes.checks import CheckedSession, format_shape
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from harness.signoff.gates import FAIL, INSUFFICIENT, PASS, Gate
+from harness.core.verdict import Verdict
+from harness.signoff.gates import Gate
 from harness.signoff.policy import ChecklistItem, Policy
 
 
@@ -22,11 +23,11 @@ def _gate(item: ChecklistItem, run: Path, base_dir: Path, today: date) -> Gate:
             "metric": f"checklist:{item.priority}", "value": None, "threshold": None, "op": ">=",
             "ci_low": None, "ci_high": None, "unit": ""}
     if evidence and not missing:
-        return Gate(**base, status=PASS, reason=f"{item.title}: evidence {', '.join(evidence)}")
+        return Gate(**base, status=Verdict.PASS, reason=f"{item.title}: evidence {', '.join(evidence)}")
     gap = f"{item.title}: " + ("missing " + ", ".join(missing) if missing else "no evidence recorded")
     if item.priority == "critical":
-        return Gate(**base, status=FAIL, reason=f"{gap}; a critical-path item blocks deployment")
-    gate = Gate(**base, status=INSUFFICIENT,
+        return Gate(**base, status=Verdict.FAIL, reason=f"{gap}; a critical-path item blocks deployment")
+    gate = Gate(**base, status=Verdict.INSUFFICIENT,
                 reason=f"{gap}; a high-priority item needs evidence or a written risk acceptance")
     accepted = item.risk_acceptance
     if accepted is None:

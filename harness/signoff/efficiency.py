@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.core.verdict import Verdict
 from harness.power.integrate import energy_between
 from harness.power.trace import Trace
-from harness.signoff.gates import INSUFFICIENT, Gate, interval_gate
+from harness.rundir import contract
+from harness.signoff.gates import Gate, interval_gate
 from harness.signoff.policy import Policy
 from harness.signoff.sizes import mean_interval, quantile_extra, quantile_interval, scaled_extra
 
@@ -23,13 +25,13 @@ BATCHES = 10
 
 
 def latency_samples(run: Path, model: str, target: str) -> np.ndarray | None:
-    path = run / "raw" / f"latency__{model}__{target}.parquet"
+    path = run / contract.latency_samples(model, target)
     return pd.read_parquet(path)["device_latency_ms"].to_numpy(dtype=float) if path.is_file() else None
 
 
 def energy_batches(run: Path, model: str, target: str, n_inferences: int) -> np.ndarray | None:
     """Energy per inference (mJ) in each of up to ``BATCHES`` equal sub-windows of the inference window."""
-    path = run / "raw" / f"power__{model}__{target}.parquet"
+    path = run / contract.power_trace(model, target)
     if not path.is_file() or n_inferences < 2:
         return None
     trace = Trace.from_parquet(path)
@@ -112,7 +114,7 @@ def _exact(gid: str, metric: str, value: float, limit: float, what: str, base: d
     """Sizes are counted, not sampled: the interval is the value itself."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return Gate(id=gid, metric=metric, value=None, threshold=float(limit), op="<=", ci_low=None, ci_high=None,
-                    status=INSUFFICIENT, reason=f"{what}: not measured", unit="bytes", **base)
+                    status=Verdict.INSUFFICIENT, reason=f"{what}: not measured", unit="bytes", **base)
     value = float(value)
     return interval_gate(id=gid, metric=metric, value=value, threshold=float(limit), op="<=", low=value, high=value,
                          unit="bytes", what=what, note="a count, so its interval is the value", **base)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.signoff.gates import INSUFFICIENT, PASS, Gate, Op, interval_gate
+from harness.core.verdict import Verdict
+from harness.signoff.gates import Gate, Op, interval_gate
 from harness.signoff.policy import Fairness, Policy
 from harness.signoff.sizes import scaled_extra
 
@@ -63,15 +64,15 @@ def _size_gate(model: str, attribute: str, rows: pd.DataFrame, f: Fairness) -> G
             "metric": "min_group_clips", "value": smallest, "threshold": float(f.min_clips), "op": ">=",
             "ci_low": smallest, "ci_high": smallest, "unit": "clips"}
     if rows.empty:
-        return Gate(**base, status=INSUFFICIENT, reason=f"no group of '{attribute}' has clips")
+        return Gate(**base, status=Verdict.INSUFFICIENT, reason=f"no group of '{attribute}' has clips")
     if short.empty:
-        return Gate(**base, status=PASS, reason=f"every group of '{attribute}' has >= {f.min_clips} clips and "
+        return Gate(**base, status=Verdict.PASS, reason=f"every group of '{attribute}' has >= {f.min_clips} clips and "
                                                 f">= {f.min_speakers} speakers per metric")
     deficit = short.groupby("group")["n"].min().rsub(f.min_clips).clip(lower=0).sum()
     listed = ", ".join(f"{r['group']} ({r['metric']}: {int(r['n'])} clips, {int(r['n_speakers'])} speakers)"
                        for r in short.to_dict("records")[:6])
     more = f" and {len(short) - 6} more" if len(short) > 6 else ""
-    return Gate(**base, status=INSUFFICIENT, extra_samples=float(deficit), extra_unit="clips",
+    return Gate(**base, status=Verdict.INSUFFICIENT, extra_samples=float(deficit), extra_unit="clips",
                 reason=f"groups below {f.min_clips} clips or {f.min_speakers} speakers: {listed}{more}; at least "
                        f"{int(deficit)} more clips (and speakers up to {f.min_speakers} per group) are needed")
 
@@ -93,7 +94,7 @@ def _disparity_gate(row: dict[str, Any], spec: _Spec, policy: Policy) -> Gate:
     if short:
         deficit = sum(max(0, f.min_clips - row[g + "_n"]) for g in ("worst", "best"))
         gate = interval_gate(**base, value=value, low=low, high=high, what=what)
-        return replace(gate, status=INSUFFICIENT, extra_samples=float(deficit) or None,
+        return replace(gate, status=Verdict.INSUFFICIENT, extra_samples=float(deficit) or None,
                        extra_unit="clips" if deficit else None,
                        reason=f"{what}: {_n(value)} [{_n(low)}, {_n(high)}], but a speaker bootstrap over "
                               f"{' and '.join(short)} cannot be trusted either way")

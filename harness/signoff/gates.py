@@ -6,21 +6,22 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-PASS, FAIL, INSUFFICIENT, WAIVED = "PASS", "FAIL", "INSUFFICIENT_EVIDENCE", "WAIVED"
+from harness.core.verdict import Verdict
+
 Op = Literal["<=", ">="]
 RULE = ("FAIL if any gate fails; otherwise INSUFFICIENT_EVIDENCE if any gate is undecided; otherwise PASS. "
         "A gate passes only when its whole interval is on the allowed side of the threshold and fails only when "
         "its whole interval is beyond it. WAIVED gates (active waiver or risk acceptance) do not block.")
 
 
-def decide(low: float | None, high: float | None, threshold: float, op: Op) -> str:
+def decide(low: float | None, high: float | None, threshold: float, op: Op) -> Verdict:
     """PASS when the whole interval is on the allowed side (touching the threshold counts), FAIL when the
     whole interval is beyond it, INSUFFICIENT_EVIDENCE when it straddles it or is missing."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):
-        return INSUFFICIENT
+        return Verdict.INSUFFICIENT
     if op == "<=":
-        return PASS if high <= threshold else FAIL if low > threshold else INSUFFICIENT
-    return PASS if low >= threshold else FAIL if high < threshold else INSUFFICIENT
+        return Verdict.PASS if high <= threshold else Verdict.FAIL if low > threshold else Verdict.INSUFFICIENT
+    return Verdict.PASS if low >= threshold else Verdict.FAIL if high < threshold else Verdict.INSUFFICIENT
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Gate:
     waiver: dict[str, str] | None = None
 
     def waived(self, waiver: dict[str, str], note: str) -> Gate:
-        return replace(self, status=WAIVED, measured_status=self.status, waiver=waiver,
+        return replace(self, status=Verdict.WAIVED, measured_status=self.status, waiver=waiver,
                        reason=f"{note}; measured: {self.reason}")
 
     def record(self) -> dict[str, Any]:
@@ -70,18 +71,18 @@ def interval_gate(*, id: str, kind: str, model: str | None, target: str | None, 
         reason = f"{what}: no interval ({note or 'not measured'})"
     else:
         shown = f"{_num(value)} [{_num(low)}, {_num(high)}] {unit}".strip()
-        verdict = {PASS: "the whole interval is within", FAIL: "the whole interval is beyond",
-                   INSUFFICIENT: "the interval straddles"}[status]
+        verdict = {Verdict.PASS: "the whole interval is within", Verdict.FAIL: "the whole interval is beyond",
+                   Verdict.INSUFFICIENT: "the interval straddles"}[status]
         reason = f"{what} {shown}: {verdict} the limit ({side} {_num(threshold)})"
         if note:
             reason += f"; {note}"
-    if status == INSUFFICIENT and low is not None and high is not None:
+    if status == Verdict.INSUFFICIENT and low is not None and high is not None:
         reason += f"; about {_num(extra)} more {extra_unit} would decide it" if extra is not None else \
             "; no finite sample decides it at this estimate"
     return Gate(id=id, kind=kind, model=model, target=target, metric=metric, value=value, threshold=threshold,
                 op=op, ci_low=low, ci_high=high, status=status, reason=reason, unit=unit,
-                extra_samples=extra if status == INSUFFICIENT else None,
-                extra_unit=extra_unit if status == INSUFFICIENT else None)
+                extra_samples=extra if status == Verdict.INSUFFICIENT else None,
+                extra_unit=extra_unit if status == Verdict.INSUFFICIENT else None)
 
 
 def _num(value: float | None) -> str:

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import ConfigError
-from harness.paths import plans_dir
+from harness.core.errors import ConfigError
+from harness.core.paths import plans_dir
 from harness.registry.yamlio import read_yaml
 
 DEFAULT_POLICY = "policy-default.yaml"

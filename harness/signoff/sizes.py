@@ -13,8 +13,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
+from harness.core.verdict import Verdict
 from harness.evaluation.intervals import poisson_rate, wilson
-from harness.signoff.gates import INSUFFICIENT, Op, decide
+from harness.signoff.gates import Op, decide
 
 LIMIT = 10**9
 
@@ -89,7 +90,7 @@ def proportion_extra(k: float, n: float, threshold: float, op: Op, confidence: f
 
     def decides(m: int) -> bool:
         low, high = wilson(p * m, m, conf)
-        return decide(low, high, threshold, op) != INSUFFICIENT
+        return decide(low, high, threshold, op) != Verdict.INSUFFICIENT
 
     total = smallest(decides, int(n) + 1)
     return None if total is None else total - int(n)
@@ -108,7 +109,7 @@ def poisson_extra(count: float, hours: float, threshold: float, op: Op, confiden
     def decides(m: int) -> bool:
         t = m * step_h
         _, low, high = poisson_rate(rate * t, t, conf)
-        return decide(low, high, threshold, op) != INSUFFICIENT
+        return decide(low, high, threshold, op) != Verdict.INSUFFICIENT
 
     total = smallest(decides, math.floor(hours / step_h) + 1)
     return None if total is None else round(total * step_h - hours, 6)

@@ -15,23 +15,23 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import DataError
-from harness.runs.rundir import RunDirectory
+from harness.core.errors import DataError
+from harness.core.verdict import Verdict
+from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
 from harness.signoff.accuracy import accuracy_gates
 from harness.signoff.checklist import checklist_gates
 from harness.signoff.efficiency import efficiency_gates
 from harness.signoff.fairness import fairness_gates, missing_attributes
-from harness.signoff.gates import FAIL, INSUFFICIENT, PASS, WAIVED, Gate
+from harness.signoff.gates import Gate
 from harness.signoff.policy import Policy
 from harness.signoff.waivers import apply_waivers
 from harness.signoff.writer import write_signoff
 
-EXIT_CODES = {PASS: 0, FAIL: 1, INSUFFICIENT: 3}
-
 
 @dataclass(frozen=True)
 class SignoffResult:
-    verdict: str
+    verdict: Verdict
     gates: list[Gate]
     waivers: list[dict[str, Any]]
     run_dir: Path
@@ -41,15 +41,17 @@ class SignoffResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
+        return self.verdict.exit_code
 
     def counts(self) -> dict[str, int]:
-        return {s: sum(g.status == s for g in self.gates) for s in (PASS, FAIL, INSUFFICIENT, WAIVED)}
+        return {s.value: sum(g.status == s for g in self.gates) for s in Verdict}
 
 
-def reduce_verdict(gates: list[Gate]) -> str:
+def reduce_verdict(gates: list[Gate]) -> Verdict:
     statuses = {g.status for g in gates}
-    return FAIL if FAIL in statuses else INSUFFICIENT if INSUFFICIENT in statuses else PASS
+    if Verdict.FAIL in statuses:
+        return Verdict.FAIL
+    return Verdict.INSUFFICIENT if Verdict.INSUFFICIENT in statuses else Verdict.PASS
 
 
 def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> SignoffResult:
@@ -58,8 +60,8 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
     today = today or datetime.now(timezone.utc).date()
     gates: list[Gate] = []
     notes: list[str] = []
-    efficiency = run.path / "efficiency.csv"
-    fairness = run.path / "fairness.csv"
+    efficiency = run.path / contract.EFFICIENCY.csv
+    fairness = run.path / contract.FAIRNESS.csv
     if not efficiency.is_file() and not fairness.is_file():
         raise DataError(f"{run.path}: neither efficiency.csv nor fairness.csv: nothing to sign off",
                         hint="run `harness run` with targets and/or a corpus first")
@@ -70,8 +72,8 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
         notes.append("no efficiency.csv: latency, power and memory were not measured in this run")
     if fairness.is_file():
         table = pd.read_csv(fairness, keep_default_na=False, na_values=[""])  # a group may be named "None"
-        disparity = json.loads((run.path / "disparity.json").read_text(encoding="utf-8")) \
-            if (run.path / "disparity.json").is_file() else []
+        disparity = json.loads((run.path / contract.DISPARITY).read_text(encoding="utf-8")) \
+            if (run.path / contract.DISPARITY).is_file() else []
         gates += accuracy_gates(table, policy, confidence)
         gates += fairness_gates(table, disparity, policy)
         absent = missing_attributes(table, policy)
@@ -86,7 +88,7 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
 
 def _confidence(run: RunDirectory) -> float:
     """The confidence level the run's intervals were drawn at (fairness.json meta), else 0.95."""
-    path = run.path / "fairness.json"
+    path = run.path / contract.FAIRNESS.json
     if path.is_file():
         return float(json.loads(path.read_text(encoding="utf-8")).get("meta", {}).get("confidence", 0.95))
     return 0.95

@@ -8,7 +8,8 @@ from datetime import date
 from fnmatch import fnmatchcase
 from typing import Any
 
-from harness.signoff.gates import PASS, Gate
+from harness.core.verdict import Verdict
+from harness.signoff.gates import Gate
 from harness.signoff.policy import Waiver
 
 
@@ -18,7 +19,7 @@ def apply_waivers(gates: list[Gate], waivers: list[Waiver], today: date) -> tupl
     out = []
     for gate in gates:
         index = next((i for i, w in enumerate(waivers) if _matches(w, gate)), None)
-        if index is None or gate.status == PASS:
+        if index is None or gate.status == Verdict.PASS:
             out.append(gate)
             continue
         w = waivers[index]

@@ -7,13 +7,15 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.runs.rundir import RunDirectory
-from harness.signoff.gates import FAIL, INSUFFICIENT, PASS, RULE, WAIVED, Gate
+from harness.core.verdict import Verdict
+from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
+from harness.signoff.gates import RULE, Gate
 
 if TYPE_CHECKING:
     from harness.signoff.verdict import SignoffResult
 
-ORDER = {FAIL: 0, INSUFFICIENT: 1, WAIVED: 2, PASS: 3}
+ORDER = {Verdict.FAIL: 0, Verdict.INSUFFICIENT: 1, Verdict.WAIVED: 2, Verdict.PASS: 3}
 
 
 def signoff_record(result: SignoffResult) -> dict[str, Any]:
@@ -40,7 +42,8 @@ def signoff_record(result: SignoffResult) -> dict[str, Any]:
 
 def write_signoff(result: SignoffResult) -> list[Path]:
     run = RunDirectory(result.run_dir)
-    return [run.write_json("signoff.json", signoff_record(result)), run.write_text("signoff.md", markdown(result))]
+    return [run.write_json(contract.SIGNOFF, signoff_record(result)),
+            run.write_text(contract.SIGNOFF_MD, markdown(result))]
 
 
 def _sorted(gates: list[Gate]) -> list[Gate]:
@@ -60,7 +63,7 @@ def _row(g: Gate) -> str:
     interval = f"[{_num(g.ci_low)}, {_num(g.ci_high)}]" if g.ci_low is not None or g.ci_high is not None else ""
     threshold = f"{g.op} {_num(g.threshold, g.unit)}" if g.threshold is not None else ""
     extra = f"{_num(g.extra_samples)} {g.extra_unit}" if g.extra_samples is not None else ""
-    status = f"**{g.status}**" if g.status in (FAIL, INSUFFICIENT) else g.status
+    status = f"**{g.status}**" if g.status in (Verdict.FAIL, Verdict.INSUFFICIENT) else g.status
     reason = g.reason.replace("|", "\\|")
     return f"| {status} | `{g.id}` | {_num(g.value, g.unit)} | {interval} | {threshold} | {extra} | {reason} |"
 
@@ -74,11 +77,11 @@ def _by_model(gates: list[Gate]) -> list[str]:
            "|---|---|---|---:|---:|"]
     for model in models:
         mine = [g for g in gates if g.model == model]
-        failing = [g.id for g in mine if g.status == FAIL]
-        undecided = sum(g.status == INSUFFICIENT for g in mine)
-        verdict = FAIL if failing else INSUFFICIENT if undecided else PASS
+        failing = [g.id for g in mine if g.status == Verdict.FAIL]
+        undecided = sum(g.status == Verdict.INSUFFICIENT for g in mine)
+        verdict = Verdict.FAIL if failing else Verdict.INSUFFICIENT if undecided else Verdict.PASS
         shown = ", ".join(f"`{i}`" for i in failing[:5]) + (f" and {len(failing) - 5} more" if len(failing) > 5 else "")
-        out.append(f"| {model} | {verdict} | {shown} | {undecided} | {sum(g.status == WAIVED for g in mine)} |")
+        out.append(f"| {model} | {verdict} | {shown} | {undecided} | {sum(g.status == Verdict.WAIVED for g in mine)} |")
     return out + [""]
 
 

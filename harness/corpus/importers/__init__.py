@@ -6,7 +6,6 @@ Each format registers an :class:`Importer` by name; ``get_importer(name).import_
 """
 
 from harness.corpus.directory import content_sha256
-from harness.corpus.importers import common_voice, generic, mswc, speech_commands  # noqa: F401 - registration
 from harness.corpus.importers.base import Importer, Scan, SourceClip, get_importer, importer_names, register
 from harness.corpus.importers.report import ImportReport, SkippedRow
 

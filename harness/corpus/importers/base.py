@@ -9,10 +9,10 @@ from pathlib import Path
 from textwrap import indent
 from typing import Any
 
+from harness.core.errors import ConfigError, DataError
+from harness.core.progress import Progress
+from harness.core.registry import Registry
 from harness.corpus.importers.report import ImportReport
-from harness.errors import ConfigError, DataError
-
-Progress = Callable[[str, int, int], None]  # (label, done, total), like harness.cli.common.progress_bar
 
 
 @dataclass(frozen=True)
@@ -94,28 +94,17 @@ class Importer:
         return report
 
 
-_REGISTRY: dict[str, Importer] = {}
-
-
-def register(importer: Importer) -> Importer:
-    """Register a format under its name; a duplicate name is a bug."""
-    if importer.name in _REGISTRY:
-        raise RuntimeError(f"importer '{importer.name}' is registered twice")
-    _REGISTRY[importer.name] = importer
-    return importer
+IMPORTERS: Registry[Importer] = Registry("corpus format", tuple(
+    f"harness.corpus.importers.{m}" for m in ("common_voice", "generic", "mswc", "speech_commands")))
+register = IMPORTERS.register(lambda importer: importer.name)
 
 
 def importer_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return IMPORTERS.names()
 
 
 def get_importer(name: str) -> Importer:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown corpus format '{name}'", hint=f"valid: {', '.join(importer_names())}"
-        ) from None
+    return IMPORTERS.get(name)
 
 
 def not_this_format(importer_name: str, layout: str, src: Path, problem: str) -> DataError:

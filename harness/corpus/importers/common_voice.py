@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path, PurePosixPath
 
+from harness.core.errors import DataError
 from harness.corpus.importers.base import Importer, Scan, SourceClip, not_this_format, register
 from harness.corpus.importers.report import ImportReport
 from harness.corpus.importers.tables import (
@@ -15,7 +16,6 @@ from harness.corpus.importers.tables import (
     require,
     text,
 )
-from harness.errors import DataError
 
 DEFAULT_SPLITS = ("train", "dev", "test")
 REQUIRED = ("client_id", "path", "sentence")

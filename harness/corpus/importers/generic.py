@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
+from harness.core.errors import ConfigError
 from harness.corpus.importers.base import Importer, Scan, SourceClip, not_this_format, register
 from harness.corpus.importers.report import ImportReport
 from harness.corpus.importers.tables import first_blank, missing_column, read_frame, require, text
 from harness.corpus.importers.writer import PROVENANCE_COLUMNS
-from harness.errors import ConfigError
 
 REQUIRED = ("path", "label", "speaker")
 USED = ("clip_id", "split", "kind")  # optional columns with a fixed meaning

@@ -6,10 +6,10 @@ import csv
 import re
 from pathlib import Path, PurePosixPath
 
+from harness.core.errors import DataError
 from harness.corpus.importers.base import Importer, Scan, SourceClip, not_this_format, register
 from harness.corpus.importers.report import ImportReport
 from harness.corpus.importers.tables import first_blank, missing_column, read_delimited, require, text
-from harness.errors import DataError
 
 REQUIRED = ("LINK", "WORD", "SPEAKER")
 _SPLIT_FILE = re.compile(r"^(?:(?P<lang>[a-z]{2,3}(?:-[A-Za-z]+)?)_)?(?P<split>splits|train|dev|test)$")

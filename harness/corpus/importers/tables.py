@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.core.errors import DataError
 from harness.corpus.importers.report import ImportReport
-from harness.errors import DataError
 
 
 @dataclass

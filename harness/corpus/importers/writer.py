@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness import __version__
+from harness.core.errors import ConfigError
 from harness.corpus.audio import SAMPLE_RATE, AudioError, load_conformed, write_wav
 from harness.corpus.directory import content_sha256
 from harness.corpus.importers.datasheet import render_datasheet
 from harness.corpus.importers.report import ImportReport
-from harness.errors import ConfigError
 
 if TYPE_CHECKING:
-    from harness.corpus.importers.base import Importer, Progress, Scan, SourceClip
+    from harness.core.progress import Progress
+    from harness.corpus.importers.base import Importer, Scan, SourceClip
 
 CORE_COLUMNS = ["clip_id", "path", "label", "split", "speaker", "kind"]
 PROVENANCE_COLUMNS = ["source_path", "source_rate", "source_channels", "duration_s"]

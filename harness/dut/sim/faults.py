@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 GRAMMAR = {
     "drop": "P: drop each byte with probability P, both directions (drop_in: host->DUT only, drop_out: DUT->host)",

@@ -15,12 +15,12 @@ from typing import Literal
 import numpy as np
 
 from harness import __version__
-from harness.devices.cost_model import CostModel
-from harness.devices.sim import seeded_rng
+from harness.core.errors import ConfigError
+from harness.core.seeding import seeded_rng
+from harness.costmodel.model import CostModel
 from harness.dut.sim.db_buffer import DbBuffer
 from harness.dut.sim.model import MODEL_IDS, DutModel, model_id_for
 from harness.dut.sim.wire import READY, CommandBuffer, Reply, atoi
-from harness.errors import ConfigError
 from harness.power.wiring import Wiring
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile

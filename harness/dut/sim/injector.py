@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.devices.sim import seeded_rng
+from harness.core.seeding import seeded_rng
 from harness.dut.sim.faults import FaultPlan
 
 Action = Literal["handle", "reset", "swallow"]

@@ -13,7 +13,7 @@ import tty
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 POLL_S = 0.05  # how often blocked reads look at the stop flag
 LISTEN_FORMS = "socket://HOST:PORT (port 0 picks a free one) or pty"

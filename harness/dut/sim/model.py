@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analysis import analyze
-from harness.devices.cost_model import CostModel, Prediction, default_cost_model
-from harness.devices.sim import HOST_RUNTIME
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
+from harness.costmodel.model import CostModel, Prediction, default_cost_model
 from harness.registry.models import ModelEntry, Task
 from harness.registry.targets import TargetClass, TargetProfile
 from harness.runtimes import RuntimeOptions, Session, TensorInfo, get_runtime
+from harness.runtimes.base import HOST_RUNTIME
 
 MODEL_IDS = ("kws01", "vww01", "ic01", "ad01", "sww01")
 MCU_CLASSES = (TargetClass.mcu, TargetClass.wearable)

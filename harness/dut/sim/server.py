@@ -13,6 +13,7 @@ import threading
 import time
 from types import TracebackType
 
+from harness.core.errors import ConfigError, DeviceError
 from harness.dut.sim.faults import FaultPlan
 from harness.dut.sim.firmware import SimulatedFirmware
 from harness.dut.sim.injector import FaultInjector, FaultLog
@@ -20,7 +21,6 @@ from harness.dut.sim.io_manager import IOManager
 from harness.dut.sim.links import POLL_S, Link, Listener, SocketListener, open_listener
 from harness.dut.sim.wire import Endpoint, Reply
 from harness.dut.sim.wiring_stream import WiringStreamer
-from harness.errors import ConfigError, DeviceError
 from harness.power.wiring import WiringLog
 
 BITS_PER_BYTE = 10  # UART 8N1: start bit, 8 data bits, stop bit

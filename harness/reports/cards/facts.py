@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import ConfigError, DataError
+from harness.core.errors import ConfigError, DataError
 from harness.evaluation.groups import JOIN, OVERALL, disaggregate
 from harness.registry.models import ModelEntry
 from harness.reports.cards.pseudonym import pseudonym

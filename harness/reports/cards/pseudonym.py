@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 SALT_ENV = "HARNESS_PSEUDONYM_SALT"
 SALT_FILE = ".pseudonym-salt"

@@ -20,7 +20,7 @@ from harness.reports.html.sections import (
 )
 from harness.reports.model_card import DEFAULT_MIN_GROUP_SIZE, registry_entries
 from harness.reports.run_tables import RunTables
-from harness.runs.rundir import RunDirectory
+from harness.rundir.directory import RunDirectory
 
 TEMPLATE = "report.html.j2"
 

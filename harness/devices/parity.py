@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.registry.models import ModelEntry
 from harness.runtimes import RuntimeOptions, Session, TensorInfo, get_runtime
 

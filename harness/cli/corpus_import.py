@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from harness.cli.common import progress_bar
 from harness.corpus.importers import get_importer, importer_names
 
 
@@ -84,8 +85,6 @@ def import_command(
     name: str | None,
     force: bool,
 ) -> None:
-    from harness.cli.common import progress_bar
-
     options: dict[str, Any] = {}
     if single_word:
         options["single_word"] = True

@@ -11,7 +11,7 @@ def project_root() -> Path:
     env = os.environ.get("HARNESS_HOME")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     if (here / "targets").is_dir():
         return here
     return Path.cwd()

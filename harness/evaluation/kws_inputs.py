@@ -1,4 +1,4 @@
-"""A keyword-spotting corpus as DUT inputs, and the DUT's scores as the host evaluation's prediction rows.
+"""A keyword-spotting corpus as device inputs, and a device's scores as the host evaluation's prediction rows.
 
 Each clip becomes the bytes of the one tensor the host evaluation feeds the model (same front end,
 same quantization), so a device run and ``harness eval`` on the same corpus count clip for clip alike
@@ -7,25 +7,21 @@ and write the same fairness, disparity and confusion tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from harness.core.errors import ConfigError, MeasurementError
+from harness.core.progress import Progress
 from harness.corpus.directory import Corpus
-from harness.dut.inputs import DutInput
-from harness.errors import ConfigError, MeasurementError
 from harness.evaluation.engine import read_clip, with_clip_columns
 from harness.evaluation.scoring import ClassifierScorer, KwsClasses
 from harness.registry.models import ModelEntry, Task
-from harness.reports.fairness import FairnessSettings, write_plots
-from harness.runs.evaluation import write_fairness
-from harness.runs.rundir import RunDirectory
 from harness.runtimes import RuntimeOptions
+from harness.runtimes.inputs import ModelInput
 
-Progress = Callable[[str, int, int], None]
 NO_CLASS = -1  # the expected class is one the model lacks (e.g. no _unknown_ output): never correct
 STEPS_COLUMNS = ["model", "clip_id", "scores"]
 
@@ -42,7 +38,7 @@ def require_kws(model: ModelEntry) -> None:
                           hint="valid: a model with task: kws, labels and a front end (see docs/models.md)")
 
 
-def corpus_inputs(model: ModelEntry, corpus: Corpus, progress: Progress | None = None) -> list[DutInput]:
+def corpus_inputs(model: ModelEntry, corpus: Corpus, progress: Progress | None = None) -> list[ModelInput]:
     """One input per clip in manifest order: id = clip_id, bytes = the model's input tensor, label = expected class.
 
     Tensors are little-endian (int8/uint8 raw, float32 IEEE), as the DUT's ``db`` buffer takes them.
@@ -58,13 +54,14 @@ def corpus_inputs(model: ModelEntry, corpus: Corpus, progress: Progress | None =
             x = scorer.model_input(scorer.features(read_clip(corpus.path, clip)))
             expected = scorer.expected(str(clip["label"]))
             label = scorer.labels.index(expected) if expected in scorer.labels else NO_CLASS
-            inputs.append(DutInput(str(clip["clip_id"]), x.astype(x.dtype.newbyteorder("<")).tobytes(), label))
+            inputs.append(ModelInput(str(clip["clip_id"]), x.astype(x.dtype.newbyteorder("<")).tobytes(), label))
         return inputs
     finally:
         scorer.close()
 
 
-def device_predictions(model: ModelEntry, corpus: Corpus, rows: list[dict[str, Any]], log_path: Path) -> pd.DataFrame:
+def device_predictions(model: ModelEntry, corpus: Corpus, rows: list[dict[str, Any]],
+                       log_path: Path | None) -> pd.DataFrame:
     """raw/predictions.parquet rows from the accuracy rows (``index`` = manifest position, ``scores`` as printed)."""
     classes = KwsClasses.of(model)
     clips = _records(corpus)
@@ -79,17 +76,6 @@ def device_predictions(model: ModelEntry, corpus: Corpus, rows: list[dict[str, A
         fields = classes.prediction(np.asarray(row["scores"], dtype=np.float64), str(clip["label"]))
         scored.append({"model": model.name, "clip_id": clip["clip_id"], **fields})
     return with_clip_columns(pd.DataFrame(scored), corpus.manifest.reset_index(drop=True), corpus.group_columns)
-
-
-def write_corpus_accuracy(run: RunDirectory, model: ModelEntry, corpus: Corpus, rows: list[dict[str, Any]],
-                          fairness: FairnessSettings, backend: str, log_path: Path) -> pd.DataFrame:
-    """raw/predictions.parquet, the fairness, disparity and confusion tables and plots, as ``harness eval`` writes."""
-    predictions = device_predictions(model, corpus, rows, log_path)
-    predictions.to_parquet(run.raw / "predictions.parquet", index=False)
-    by_name = {model.name: model}
-    long = write_fairness(run, predictions, by_name, corpus, fairness, backend)
-    write_plots(long, predictions, pd.DataFrame(columns=STEPS_COLUMNS), {}, by_name, run.path / "plots")
-    return predictions
 
 
 def _records(corpus: Corpus) -> list[dict[str, Any]]:

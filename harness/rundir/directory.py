@@ -10,13 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+from harness.core.errors import DataError
+from harness.core.files import write_atomic
+from harness.rundir import contract
 
 
 def new_run_id(plan_name: str, now: datetime | None = None) -> str:
@@ -32,12 +28,12 @@ class RunDirectory:
     @classmethod
     def create(cls, results: Path, run_id: str) -> RunDirectory:
         path = results / run_id
-        (path / "raw").mkdir(parents=True, exist_ok=False)
+        (path / contract.RAW).mkdir(parents=True, exist_ok=False)
         return cls(path)
 
     @classmethod
     def open(cls, path: Path) -> RunDirectory:
-        if not (path / "manifest.json").is_file():
+        if not (path / contract.MANIFEST).is_file():
             raise DataError(f"{path}: not a run directory (no manifest.json)", hint="pass a results/<run_id> folder")
         return cls(path)
 
@@ -47,18 +43,18 @@ class RunDirectory:
 
     @property
     def raw(self) -> Path:
-        return self.path / "raw"
+        return self.path / contract.RAW
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
         return path
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, text)
+        write_atomic(path, text)
         return path
 
     def read_json(self, name: str) -> Any:
@@ -74,7 +70,7 @@ class RunDirectory:
 
     def rewrite_jsonl(self, name: str, records: list[dict[str, Any]]) -> None:
         """Replace a JSONL file with ``records`` (drops a torn last line before appending resumes)."""
-        _atomic_write(self.path / name, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records))
+        write_atomic(self.path / name, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records))
 
     def read_jsonl(self, name: str) -> list[dict[str, Any]]:
         path = self.path / name

@@ -21,9 +21,9 @@ from importlib import resources
 from typing import Any
 
 from harness.analysis.profile import ModelProfile
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
+from harness.core.units import Duration
 from harness.registry.targets import TargetProfile
-from harness.units import Duration
 
 OP_KINDS: dict[str, str] = {
     "CONV_2D": "conv",
@@ -158,6 +158,6 @@ class Prediction:
 
 @lru_cache(maxsize=1)
 def default_cost_model() -> CostModel:
-    """The calibrated cost model shipped with the harness (``harness/devices/cost_model.json``)."""
-    text = resources.files("harness.devices").joinpath("cost_model.json").read_text(encoding="utf-8")
+    """The calibrated cost model shipped with the harness (``harness/costmodel/cost_model.json``)."""
+    text = resources.files("harness.costmodel").joinpath("cost_model.json").read_text(encoding="utf-8")
     return CostModel.from_dict(json.loads(text))

@@ -1,4 +1,4 @@
-"""Input tensors for a DUT as bytes: an MLPerf Tiny dataset folder, or seeded inputs shaped for the model.
+"""Model inputs as the bytes a device receives: an MLPerf Tiny dataset folder, or seeded inputs shaped for the model.
 
 An MLPerf Tiny dataset folder (as the mlcommons/tiny runner reads it) holds raw ``.bin`` tensors and
 ``y_labels.csv`` with rows ``file, n_classes, class`` and no header.
@@ -10,23 +10,33 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.devices.sim import random_input, seeded_rng
-from harness.errors import DataError
+import numpy as np
+
+from harness.core.errors import DataError
+from harness.core.seeding import seeded_rng
 from harness.runtimes.base import TensorInfo
 
 LABELS_FILE = "y_labels.csv"
 
 
+def random_input(info: TensorInfo, rng: np.random.Generator) -> np.ndarray:
+    """A seeded input tensor spanning the tensor's representable range."""
+    if np.issubdtype(info.dtype, np.integer):
+        limits = np.iinfo(info.dtype)
+        return rng.integers(limits.min, limits.max, size=info.shape, endpoint=True, dtype=info.dtype)
+    return rng.standard_normal(info.shape).astype(info.dtype)
+
+
 @dataclass(frozen=True)
-class DutInput:
-    """One input tensor as the DUT receives it, with its ground-truth class when known."""
+class ModelInput:
+    """One input tensor as a device receives it (raw little-endian bytes), with its ground-truth class when known."""
 
     id: str
     data: bytes
     label: int | None = None
 
 
-def mlperf_dataset(directory: Path, n_bytes: int | None = None) -> list[DutInput]:
+def mlperf_dataset(directory: Path, n_bytes: int | None = None) -> list[ModelInput]:
     """The inputs listed in ``directory/y_labels.csv``; each file must hold ``n_bytes`` bytes when given."""
     labels = directory / LABELS_FILE
     if not labels.is_file():
@@ -41,7 +51,7 @@ def mlperf_dataset(directory: Path, n_bytes: int | None = None) -> list[DutInput
                 name, _, label = (c.strip() for c in row[:3])
                 path = directory / name
                 data = path.read_bytes()
-                inputs.append(DutInput(name, data, int(label)))
+                inputs.append(ModelInput(name, data, int(label)))
             except (ValueError, OSError) as e:
                 raise DataError(f"{labels}: line {line_no} {row!r}: {e}",
                                 hint="each line is '<file>.bin, <n_classes>, <class index>'") from None
@@ -53,7 +63,7 @@ def mlperf_dataset(directory: Path, n_bytes: int | None = None) -> list[DutInput
     return inputs
 
 
-def seeded_inputs(info: TensorInfo, count: int, seed: int, model: str) -> list[DutInput]:
+def seeded_inputs(info: TensorInfo, count: int, seed: int, model: str) -> list[ModelInput]:
     """``count`` inputs spanning the tensor's range, reproducible from the seed (unlabelled)."""
     rng = seeded_rng(seed, model, "dut-inputs")
-    return [DutInput(f"seeded-{seed}-{i}", random_input(info, rng).tobytes()) for i in range(count)]
+    return [ModelInput(f"seeded-{seed}-{i}", random_input(info, rng).tobytes()) for i in range(count)]

@@ -1,0 +1,1 @@
+"""Ground: errors, units, paths, transcripts, registries, progress and verdicts that every layer may use."""

@@ -1,0 +1,94 @@
+"""USB discovery on a bench: serial ports with their VID:PID, matched to known DUT probes, monitors and IO managers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from serial.tools import list_ports
+
+
+@dataclass(frozen=True)
+class KnownUsb:
+    """A USB identity seen on lab benches; ``pid`` None matches every product of the vendor."""
+
+    vid: int
+    pid: int | None
+    name: str
+    role: str  # what the port is for on a bench: dut, monitor, io-manager, usb-uart
+    source: str
+
+
+_STLINK = "stlink-org/stlink inc/stlink.h (STLINK_USB_PID_* defines)"
+KNOWN: tuple[KnownUsb, ...] = (
+    KnownUsb(0x0483, 0x3748, "ST-LINK/V2", "dut", _STLINK),
+    KnownUsb(0x0483, 0x374B, "ST-LINK/V2-1 (Nucleo/Discovery VCP: the DUT's UART)", "dut", _STLINK),
+    KnownUsb(0x0483, 0x3752, "ST-LINK/V2-1", "dut", _STLINK),
+    KnownUsb(0x0483, 0x374E, "ST-LINK/V3E (Nucleo-U5/H7 VCP: the DUT's UART)", "dut", _STLINK),
+    KnownUsb(0x0483, 0x374F, "ST-LINK/V3SET", "dut", _STLINK),
+    KnownUsb(0x0483, 0x3753, "ST-LINK/V3 with two VCPs", "dut", _STLINK),
+    KnownUsb(0x0483, 0x3754, "ST-LINK/V3 without mass storage (e.g. STM32H573I-DK, an MLPerf Tiny IO manager)",
+             "dut", "stlink-org/stlink inc/stlink.h STLINK_USB_PID_STLINK_V3_NO_MSD_PID"),
+    KnownUsb(0x0483, 0x5740, "STM32 USB virtual COM port (X-NUCLEO-LPM01A PowerShield, or any STM32 CDC firmware)",
+             "monitor", "ST USB device library usbd_cdc_desc.h: USBD_VID 0x0483, USBD_PID 0x5740 'STM32 Virtual "
+             "ComPort'; the LPM01A match is an assumption to confirm with its 'htc' reply"),
+    KnownUsb(0x1915, 0xC00A, "Nordic Power Profiler Kit II", "monitor",
+             "lsusb on a PPK2: 'ID 1915:c00a Nordic Semiconductor ASA PPK2' (PPK2 firmware 1.2.x exposes two ports: "
+             "the lower-numbered one streams samples)"),
+    KnownUsb(0x1366, None, "SEGGER J-Link (on-board VCOM of Nordic and Silicon Labs kits: the DUT's UART)", "dut",
+             "SEGGER J-Link udev rules: idVendor 1366 (idProduct 0101-0108, 1015, ...)"),
+    KnownUsb(0x2341, 0x0043, "Arduino Uno R3 (the MLPerf Tiny energy-mode IO manager)", "io-manager",
+             "arduino/ArduinoCore-avr boards.txt: uno.vid.0=0x2341, uno.pid.0=0x0043"),
+    KnownUsb(0x303A, 0x1001, "Espressif USB Serial/JTAG (ESP32-S3 native USB)", "dut",
+             "ESP-IDF docs, USB Serial/JTAG Controller: VID 0x303A, PID 0x1001"),
+    KnownUsb(0x10C4, 0xEA60, "Silicon Labs CP210x USB-UART (ESP32 DevKits, adapters)", "usb-uart",
+             "Linux drivers/usb/serial/cp210x.c: USB_DEVICE(0x10C4, 0xEA60) 'Silicon Labs factory default'"),
+    KnownUsb(0x1A86, 0x7523, "WCH CH340 USB-UART", "usb-uart",
+             "Linux drivers/usb/serial/ch341.c: USB_DEVICE(0x1a86, 0x7523)"),
+    KnownUsb(0x0403, 0x6001, "FTDI FT232R USB-UART", "usb-uart",
+             "Linux drivers/usb/serial/ftdi_sio_ids.h: FTDI_VID 0x0403, FTDI_8U232AM_PID 0x6001"),
+)
+
+HINTS = {
+    "dut": "harness bench-device --port {port} --model M",
+    "monitor": "--monitor <kind>:{port} (lpm01a or ppk2)",
+    "io-manager": "harness bench-device --mode energy --port {port} --monitor ...",
+    "usb-uart": "harness bench-device --port {port} --model M (if the DUT's UART is wired to it)",
+}
+
+
+def match(vid: int | None, pid: int | None) -> KnownUsb | None:
+    """The most specific known identity for a VID:PID (exact product first, then the vendor)."""
+    if vid is None:
+        return None
+    exact = [k for k in KNOWN if k.vid == vid and k.pid == pid]
+    vendor = [k for k in KNOWN if k.vid == vid and k.pid is None]
+    return (exact or vendor or [None])[0]
+
+
+def describe_ports() -> list[dict[str, Any]]:
+    rows = []
+    for port in sorted(list_ports.comports(), key=lambda p: p.device):
+        known = match(port.vid, port.pid)
+        rows.append({
+            "port": port.device,
+            "vid_pid": f"{port.vid:04x}:{port.pid:04x}" if port.vid is not None else "",
+            "serial_number": port.serial_number or "",
+            "description": port.description or "",
+            "match": known.name if known else "",
+            "role": known.role if known else "",
+            "use": HINTS[known.role].format(port=port.device) if known else "",
+            "source": known.source if known else "",
+        })
+    return rows
+
+
+def joulescopes() -> list[dict[str, Any]]:
+    """Joulescopes are not serial ports; the optional ``joulescope`` package finds them over USB."""
+    try:
+        import joulescope  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return [{"port": str(d), "vid_pid": "", "serial_number": "", "description": "Joulescope", "match": "Joulescope",
+             "role": "monitor", "use": "--monitor joulescope", "source": "joulescope.scan()"}
+            for d in joulescope.scan()]

@@ -1,0 +1,65 @@
+"""Open the device a target's link URL names: the URL scheme selects the backend, as pyserial's URLs select a transport.
+
+``sim://<profile>`` is the simulated device; any other URL (``/dev/ttyACM0``, ``COM3``, ``socket://``,
+``rfc2217://``, ``spy://``, ``loop://``) is a serial DUT running MLPerf Tiny firmware. A new kind of
+device registers an opener for its scheme here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from harness.core.errors import ConfigError
+from harness.core.progress import Progress
+from harness.core.registry import Registry
+from harness.devices.base import Device
+from harness.devices.serial_dut import SerialDutDevice
+from harness.devices.sim import SimulatedDevice
+from harness.dut.modes import MLPERF, Rules
+from harness.registry.targets import TargetProfile
+from harness.rundir.directory import RunDirectory
+from harness.runtimes import RuntimeOptions
+from harness.runtimes.inputs import ModelInput
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """How the run drives its devices: seed, host runtime options, a DUT's window rules and inputs, progress."""
+
+    seed: int = 0
+    options: RuntimeOptions = field(default_factory=RuntimeOptions)
+    rules: Rules = MLPERF
+    inputs: Sequence[ModelInput] | None = None
+    progress: Progress | None = None
+
+
+Opener = Callable[[TargetProfile, RunDirectory, DeviceSettings], Device]
+BACKENDS: Registry[Opener] = Registry("device link scheme")
+BACKENDS.add("sim", lambda target, run, s: SimulatedDevice(target, seed=s.seed, options=s.options))
+
+
+def _serial(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
+    return SerialDutDevice(target, run, seed=s.seed, rules=s.rules, monitor=target.power_monitor, inputs=s.inputs,
+                           progress=s.progress)
+
+
+def serial_scheme(scheme: str) -> bool:
+    """A port path (no scheme) or one of pyserial's URL handlers (``serial.urlhandler.protocol_<scheme>``)."""
+    if not scheme or len(scheme) == 1:  # a path, or a Windows drive letter
+        return True
+    return importlib.util.find_spec(f"serial.urlhandler.protocol_{scheme}") is not None
+
+
+def open_device(target: TargetProfile, run: RunDirectory, settings: DeviceSettings) -> Device:
+    """The device behind ``target.link``; its logs and resumable windows go to ``run``."""
+    scheme = urlsplit(target.link.url).scheme.lower()
+    if scheme in BACKENDS:
+        return BACKENDS.get(scheme)(target, run, settings)
+    if serial_scheme(scheme):
+        return _serial(target, run, settings)
+    raise ConfigError(f"target '{target.name}': link URL '{target.link.url}' has an unknown scheme '{scheme}'",
+                      hint=f"valid: {', '.join(f'{s}://' for s in BACKENDS.names())}, a serial port (/dev/ttyACM0, "
+                           "COM3) or a pyserial URL (socket://, rfc2217://, spy://, loop://)")

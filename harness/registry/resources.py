@@ -1,0 +1,39 @@
+"""Where things are: frozen records that say how a device or a power monitor is reached.
+
+Drivers act on these records (labgrid's split of resources and drivers); a target profile holds
+them, and the command line builds them from ``--port`` and ``--monitor``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Link(BaseModel):
+    """Where a device is reached; the URL scheme selects the backend (``sim://`` or a pyserial URL)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    baud: int = Field(default=115200, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    io_manager: bool = Field(default=False, description="the DUT's UART goes through an MLPerf Tiny IO manager "
+                                                        "(energy mode: the power monitor supplies the DUT)")
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.url.startswith("sim://")
+
+
+class MonitorSpec(BaseModel):
+    """Where a power monitor is: a registered driver ``kind`` (YAML key ``model``), an optional ``url``
+    (port, socket or serial number) and the supply voltage it sets or assumes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: str = Field(alias="model", description="lpm01a, joulescope, ppk2 or sim")
+    url: str | None = None
+    voltage: float | None = Field(default=None, gt=0)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.url}" if self.url else self.kind

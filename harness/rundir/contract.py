@@ -1,0 +1,83 @@
+"""The run-directory contract: the name of every file a run writes, and which of them the ledger hashes.
+
+Writers, readers, the ledger and ``harness verify`` take names from here and nowhere else, so the
+contract the README documents is one list in the code too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MANIFEST = "manifest.json"
+STATUS = "status.json"
+DISPARITY = "disparity.json"
+SIGNOFF = "signoff.json"
+SIGNOFF_MD = "signoff.md"
+REPORT = "report.html"
+ACCURACY = "accuracy.json"
+PARITY = "parity.json"
+CARDS = "model_cards"
+PLOTS = "plots"
+RAW = "raw"
+
+EFFICIENCY_ROWS = "raw/efficiency_rows.jsonl"  # one line per measured (model, target): what --resume keeps
+PREDICTIONS = "raw/predictions.parquet"
+SCORES = "raw/scores.parquet"
+EVAL_CHUNKS = "raw/eval"
+ACCURACY_ROWS = "raw/accuracy.jsonl"
+PARITY_ROWS = "raw/parity.jsonl"
+TRANSCRIPT = "raw/transcript.log"
+MONITOR_LOG = "raw/monitor.log"
+
+LEDGER = "ledger.jsonl"  # in the results folder, beside the run directories
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table written three ways: ``<stem>.csv`` (every column), ``.md`` (for people) and ``.json`` (records)."""
+
+    stem: str
+
+    @property
+    def csv(self) -> str:
+        return f"{self.stem}.csv"
+
+    @property
+    def md(self) -> str:
+        return f"{self.stem}.md"
+
+    @property
+    def json(self) -> str:
+        return f"{self.stem}.json"
+
+
+EFFICIENCY = Table("efficiency")
+FAIRNESS = Table("fairness")
+CONFUSION = Table("confusion")
+CARBON = Table("carbon")
+
+
+def mode_summary(mode: str) -> str:
+    """A bench session's summary of its mode: ``performance.json``, ``energy.json`` or ``accuracy.json``."""
+    return f"{mode}.json"
+
+
+def latency_samples(model: str, target: str) -> str:
+    return f"raw/latency__{model}__{target}.parquet"
+
+
+def power_trace(model: str, target: str) -> str:
+    return f"raw/power__{model}__{target}.parquet"
+
+
+def windows(kind: str, model: str, target: str) -> str:
+    """A DUT's measurement windows (``kind`` latency or energy) as they finished: what ``--resume`` keeps."""
+    return f"raw/{kind}_windows__{model}__{target}.jsonl"
+
+
+# What each ledger line hashes (when the run wrote it), under the key ``<stem>_sha256``.
+RECORDED = (MANIFEST, EFFICIENCY.csv, FAIRNESS.csv, DISPARITY, CARBON.csv, SIGNOFF, ACCURACY, PARITY)
+
+
+def recorded_key(name: str) -> str:
+    return f"{name.split('.')[0]}_sha256"

@@ -1,0 +1,91 @@
+"""A bench session (``harness bench-device``) as a one-device job: the options become a plan, an attachment and a
+session, and the one runner does the rest.
+
+Performance and energy modes produce an efficiency row (backend ``device``) with the MLPerf Tiny
+verdict beside it; accuracy mode produces per-input rows and device/host parity, and over a corpus
+the fairness tables ``harness eval`` writes, from the DUT's scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.core.errors import ConfigError
+from harness.core.progress import Progress
+from harness.dut.modes import MLPERF, QUICK
+from harness.evaluation.kws_inputs import require_kws
+from harness.power.monitor import parse_monitor
+from harness.registry.models import ModelEntry
+from harness.registry.plans import Evaluation, Plan
+from harness.registry.resources import Link
+from harness.registry.targets import TargetProfile
+from harness.runs.job import Attachment, DeviceAccuracy, Job, Session
+from harness.runs.runner import execute
+
+MODES = ("performance", "accuracy", "energy")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What ``harness bench-device`` was asked to do."""
+
+    port: str
+    model: str
+    target: str = "mcu"
+    mode: str = "performance"
+    monitor: str | None = None
+    quick: bool = False
+    baud: int = 115200
+    timeout_s: float = 10.0
+    inputs: Path | None = None
+    count: int = 20
+    seed: int = 0
+    corpus: str | None = None
+    min_clips: int = Evaluation().min_clips
+    min_speakers: int = Evaluation().min_speakers
+
+    def check(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode '{self.mode}'", hint=f"valid: {', '.join(MODES)}")
+        if self.mode == "energy" and not self.monitor:
+            raise ConfigError("energy mode needs a power monitor",
+                              hint="add --monitor sim:URL, lpm01a:URL, joulescope or ppk2:URL")
+        if self.monitor and self.mode != "energy":
+            raise ConfigError(f"--monitor is for energy mode, not {self.mode}", hint="add --mode energy")
+        if self.corpus and self.mode != "accuracy":
+            raise ConfigError(f"--corpus is for accuracy mode, not {self.mode}", hint="add --mode accuracy")
+        if self.corpus and self.inputs:
+            raise ConfigError("--corpus and --inputs both name accuracy inputs", hint="give one of them")
+        if self.port.startswith("sim://"):
+            raise ConfigError(f"--port {self.port}: sim:// targets run with 'harness run'",
+                              hint="start 'harness sim-dut' and pass the socket:// URL it prints")
+
+    def record(self) -> dict[str, object]:
+        """The options as the manifest records them (``bench_device``)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile) -> Job:
+    """One model on ``target`` attached at ``settings.port``, measured in ``settings.mode``."""
+    settings.check()
+    if settings.corpus:
+        require_kws(model)
+    monitor = parse_monitor(settings.monitor) if settings.monitor else None
+    link = Link(url=settings.port, baud=settings.baud, timeout_s=settings.timeout_s,
+                io_manager=settings.mode == "energy")
+    attachment = Attachment(link=link, monitor=monitor, rules=QUICK if settings.quick else MLPERF,
+                            inputs=settings.inputs if settings.mode != "accuracy" else None)
+    plan = Plan(name="bench-device", description=f"harness bench-device --mode {settings.mode} --port {settings.port}",
+                models=[model.name], targets=[target.name], seed=settings.seed,
+                evaluation=Evaluation(min_clips=settings.min_clips, min_speakers=settings.min_speakers))
+    accuracy = DeviceAccuracy(count=settings.count, inputs=settings.inputs, corpus=settings.corpus) \
+        if settings.mode == "accuracy" else None
+    return Job(plan, [model], [attachment.apply(target)], {target.name: attachment},
+               Session(settings.mode, settings.record(), accuracy))
+
+
+def bench_device(settings: BenchSettings, model: ModelEntry, target: TargetProfile, results: Path,
+                 resume: Path | None = None, progress: Progress | None = None) -> Path:
+    """Run the session and return the run directory (also on failure: its status.json says what happened)."""
+    return execute(bench_job(settings, model, target), results, progress, resume)

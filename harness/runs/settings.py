@@ -1,0 +1,40 @@
+"""A job's settings for the pieces it drives: devices, the evaluation engine, and the fairness tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from harness.core.progress import Progress
+from harness.devices.factory import DeviceSettings
+from harness.dut.modes import MLPERF
+from harness.evaluation.engine import EvalSettings
+from harness.registry.plans import Plan
+from harness.registry.targets import TargetProfile
+from harness.reports.fairness import FairnessSettings
+from harness.runs.job import Job
+from harness.runtimes import RuntimeOptions
+from harness.runtimes.inputs import ModelInput, mlperf_dataset
+
+
+def device_settings(job: Job, target: TargetProfile, progress: Progress | None = None,
+                    inputs: Sequence[ModelInput] | None = None) -> DeviceSettings:
+    """The plan's seed and runtime options; an attachment's window rules and dataset folder when it has them."""
+    plan = job.plan
+    attachment = job.attachment(target)
+    if inputs is None and attachment is not None and attachment.inputs is not None:
+        inputs = mlperf_dataset(attachment.inputs)
+    return DeviceSettings(seed=plan.seed, options=RuntimeOptions(xnnpack=plan.runtime.xnnpack,
+                                                                 threads=plan.runtime.threads),
+                          rules=attachment.rules if attachment and attachment.rules else MLPERF, inputs=inputs,
+                          progress=progress)
+
+
+def eval_settings(plan: Plan) -> EvalSettings:
+    return EvalSettings(workers=plan.evaluation.workers or os.cpu_count() or 1)
+
+
+def fairness_settings(plan: Plan) -> FairnessSettings:
+    e = plan.evaluation
+    return FairnessSettings(confidence=e.confidence, min_clips=e.min_clips, min_speakers=e.min_speakers,
+                            n_boot=e.n_boot, seed=plan.seed)
