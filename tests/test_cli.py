@@ -59,8 +59,11 @@ def test_run_writes_the_contract_and_prints_the_directory_last() -> None:
     assert signoff["verdict"] in {"PASS", "FAIL", "INSUFFICIENT_EVIDENCE"} and signoff["gates"]
     assert len(pd.read_csv(run_dir / "carbon.csv")) == 4
     ledger_line = json.loads((Path(os.environ["HARNESS_RESULTS"]) / "ledger.jsonl").read_text().splitlines()[-1])
-    assert ledger_line["signoff_sha256"] == hashlib.sha256((run_dir / "signoff.json").read_bytes()).hexdigest()
-    assert ledger_line["carbon_sha256"] == hashlib.sha256((run_dir / "carbon.csv").read_bytes()).hexdigest()
+    on_disk = {p.relative_to(run_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in run_dir.rglob("*") if p.is_file()}
+    assert ledger_line["run_dir"] == run_dir.name and ledger_line["command"] == "run"
+    assert ledger_line["files"] == on_disk  # every file, the sign-off and carbon tables among them
+    assert {"signoff.json", "carbon.csv", "report.html", "status.json"} <= set(on_disk)
 
 
 def test_resume_measures_only_what_is_missing() -> None:

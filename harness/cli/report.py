@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from harness.reports.documents import write_documents
+from harness.runs.record import amend_dir
 from harness.signoff import load_policy
 
 
@@ -37,3 +38,4 @@ def command(run_dir: Path, policy_path: Path | None, min_group_size: int | None)
         min_group_size = load_policy(policy_path).publication.min_group_size
     for path in write_documents(run_dir, min_group_size=min_group_size):
         click.echo(str(path))
+    amend_dir(run_dir, f"harness report --min-group-size {min_group_size}")

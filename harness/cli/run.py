@@ -9,6 +9,7 @@ import click
 from harness.cli.common import echo_verdict, models, progress_bar, targets
 from harness.core.paths import plans_dir, results_dir
 from harness.registry.plans import Plan, load_plan
+from harness.runs.resume import frozen_plan
 from harness.runs.runner import Context, run_plan
 
 
@@ -27,7 +28,8 @@ from harness.runs.runner import Context, run_plan
 @click.option("--results", type=click.Path(path_type=Path), default=None,
               help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
-              help="Continue an interrupted run directory; finished pairs are not measured again.")
+              help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
+                   "again. Options that would change the plan are refused.")
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
             corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, results: Path | None,
             resume: Path | None) -> None:
@@ -42,6 +44,21 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     disparity.json, plots/ and raw/ samples; the run is appended to results/ledger.jsonl.
     The directory is printed as the last line.
     """
+    changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or seed is not None
+    if resume is not None and not changes:
+        plan = frozen_plan(resume)  # a continuation of the run's own plan
+    else:
+        plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed)
+    ctx = Context(models=models(), targets=targets(), results=results or results_dir())
+    with progress_bar(f"run {plan.name}") as update:
+        run_dir = run_plan(plan, ctx, progress=update, resume=resume)
+    echo_verdict(run_dir)
+    click.echo(str(run_dir))
+
+
+def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...], corpus: str | None,
+          no_corpus: bool, runs: int | None, seed: int | None) -> Plan:
+    """The plan file (default plans/demo.yaml) with the command line's overrides."""
     plan = load_plan(plan_path or plans_dir() / "demo.yaml")
     overrides: dict[str, object] = {}
     if model_names:
@@ -62,8 +79,4 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
         overrides["measure"] = plan.measure.model_copy(update={"runs": runs})
     if overrides:
         plan = Plan.model_validate({**plan.model_dump(), **overrides})
-    ctx = Context(models=models(), targets=targets(), results=results or results_dir())
-    with progress_bar(f"run {plan.name}") as update:
-        run_dir = run_plan(plan, ctx, progress=update, resume=resume)
-    echo_verdict(run_dir)
-    click.echo(str(run_dir))
+    return plan

@@ -8,6 +8,7 @@ import click
 
 from harness.core.verdict import Verdict
 from harness.rundir import contract
+from harness.runs.record import amend_dir
 from harness.signoff import load_policy, signoff_run
 
 
@@ -25,7 +26,9 @@ def command(ctx: click.Context, run_dir: Path, policy_path: Path | None) -> None
     samples that would decide it. Exit status: 0 PASS, 1 FAIL, 3 INSUFFICIENT_EVIDENCE.
     Example:  harness signoff results/<run_id> --policy plans/policy-default.yaml
     """
-    result = signoff_run(run_dir, load_policy(policy_path))
+    policy = load_policy(policy_path)
+    result = signoff_run(run_dir, policy)
+    amend_dir(run_dir, f"harness signoff --policy {policy.source_file or 'default'}")
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items())
     blocking = [g for g in result.gates if g.status in (Verdict.FAIL, Verdict.INSUFFICIENT)]
     for gate in sorted(blocking, key=lambda g: (g.status != Verdict.FAIL, g.id))[:10]:

@@ -1,7 +1,10 @@
-"""Audit a results folder: the ledger's hash chain, line by line, and every file hash each run recorded.
+"""Audit a results folder: the ledger's hash chain, line by line, and every file of every recorded run.
 
-Unlike ``chain.verify`` it does not stop at the first problem: it lists every broken link, missing run or
-changed file with the expected and actual hash, so a reviewer sees exactly what was altered.
+Unlike ``chain.verify`` it does not stop at the first problem: it lists every broken link, missing run,
+changed, missing or unrecorded file with the expected and actual hash, so a reviewer sees exactly what
+was altered. A run directory is found beside the ledger (``<results>/<run_id>``), whatever path a line
+holds, so a copied or moved results folder is judged on its own contents. Amendment lines (a re-run
+sign-off, a new report) update what a run should hold and are reported as amendments, not tampering.
 """
 
 from __future__ import annotations
@@ -10,14 +13,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.core.errors import DataError
-from harness.core.hashing import sha256_file
 from harness.ledger.chain import GENESIS
 from harness.rundir import contract
+from harness.rundir.directory import RunDirectory
 
-# What each ledger line may hash (the run-directory contract's list): key -> file.
-RECORDED = {contract.recorded_key(name): name for name in contract.RECORDED}
+# Lines written before every file was hashed: key -> file.
+LEGACY = {contract.legacy_key(name): name for name in contract.LEGACY_RECORDED}
 
 
 @dataclass(frozen=True)
@@ -30,16 +34,50 @@ class Finding:
 
 
 @dataclass
+class RunRecord:
+    """What the ledger says a run holds: each file's latest hash, and the amendments that changed it."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    complete: bool = True  # False for legacy lines, which hashed a few files only
+    amendments: list[str] = field(default_factory=list)
+
+    def apply(self, entry: dict[str, Any], where: str) -> list[Finding]:
+        unknown = []
+        if "files" in entry:
+            self.files.update(entry["files"])
+            for name in entry.get("removed") or []:
+                self.files.pop(name, None)
+        else:
+            self.complete = False
+            for key, sha in entry.items():
+                if key.endswith("_sha256") and key != "prev_sha256":
+                    if key in LEGACY:
+                        self.files[LEGACY[key]] = sha
+                    else:
+                        unknown.append(Finding(where, f"unknown recorded hash '{key}'", tampering=False))
+        if entry.get("amends"):
+            self.amendments.append(f"{entry.get('command', '?')} at {entry.get('utc', '?')} ({where})")
+        return unknown
+
+
+@dataclass
 class Audit:
     ledger: Path
     entries: int = 0
     files_checked: int = 0
     head_sha256: str = GENESIS
     findings: list[Finding] = field(default_factory=list)
+    amended: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def tampered(self) -> bool:
         return any(f.tampering for f in self.findings)
+
+    @property
+    def state(self) -> str:
+        if self.tampered:
+            return "TAMPERED"
+        return f"intact, {len(self.amended)} run(s) amended" if self.amended else "intact"
 
 
 def _sha(text: str) -> str:
@@ -53,8 +91,8 @@ def audit(results: Path) -> Audit:
                         hint="pass the results folder that `harness run` wrote to (default results/)")
     report = Audit(ledger)
     prev = GENESIS
-    recorded_runs = set()
-    for number, line in enumerate(ledger.read_text(encoding="utf-8").splitlines(), start=1):
+    runs: dict[str, RunRecord] = {}
+    for number, line in enumerate(ledger.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         if not line:
             continue
         report.entries += 1
@@ -65,42 +103,57 @@ def audit(results: Path) -> Audit:
             report.findings.append(Finding(where, "line is not JSON"))
             prev = _sha(line)
             continue
-        run_id = entry.get("run_id", "?")
-        recorded_runs.add(run_id)
+        run_id = str(entry.get("run_id", "?"))
         if entry.get("prev_sha256") != prev:
             report.findings.append(Finding(
                 f"{where} (run {run_id})", f"chain broken: line {number} records the previous line's hash, but line "
                 f"{number - 1} now hashes differently: line {number - 1} was edited, or lines were removed, "
                 "inserted or reordered before this one", expected=entry.get("prev_sha256"), actual=prev))
         prev = _sha(line)
-        _check_files(report, results, entry, where)
+        report.findings += runs.setdefault(run_id, RunRecord()).apply(entry, f"{where} (run {run_id})")
     report.head_sha256 = prev
-    for manifest in sorted(results.glob("*/manifest.json")):
-        if manifest.parent.name not in recorded_runs:
-            report.findings.append(Finding(str(manifest.parent), "run directory not in the ledger (an interrupted "
-                                           "run, or one copied in)", tampering=False))
+    for run_id, record in runs.items():
+        _check_run(report, results / run_id, run_id, record)
+    _unrecorded_runs(report, results, set(runs))
     return report
 
 
-def _check_files(report: Audit, results: Path, entry: dict, where: str) -> None:
-    run_id = entry.get("run_id", "?")
-    run_dir = Path(entry.get("run_dir", ""))
-    if not run_dir.is_dir():
-        run_dir = results / run_id  # the results folder may have moved since the run
-    for key, expected in sorted(entry.items()):
-        if not key.endswith("_sha256") or key == "prev_sha256":
-            continue
-        name = RECORDED.get(key)
-        if name is None:
-            report.findings.append(Finding(f"{where} (run {run_id})", f"unknown recorded hash '{key}'",
-                                           tampering=False))
-            continue
+def _check_run(report: Audit, run_dir: Path, run_id: str, record: RunRecord) -> None:
+    if record.amendments:
+        report.amended[run_id] = record.amendments
+        for amendment in record.amendments:
+            report.findings.append(Finding(f"run {run_id}", f"amended by {amendment}", tampering=False))
+    actual = RunDirectory(run_dir).file_hashes() if run_dir.is_dir() else {}
+    for name, expected in sorted(record.files.items()):
         path = run_dir / name
-        if not path.is_file():
+        if name not in actual:
             report.findings.append(Finding(f"run {run_id}: {path}", "recorded file is missing", expected=expected))
             continue
         report.files_checked += 1
-        actual = sha256_file(path)
-        if actual != expected:
+        if actual[name] != expected:
             report.findings.append(Finding(f"run {run_id}: {path}", "file changed since the run recorded it",
-                                           expected=expected, actual=actual))
+                                           expected=expected, actual=actual[name]))
+    if record.complete:
+        for name in sorted(set(actual) - set(record.files)):
+            report.findings.append(Finding(f"run {run_id}: {run_dir / name}", "file added after the run, and no "
+                                           "ledger line records it", actual=actual[name]))
+
+
+def _unrecorded_runs(report: Audit, results: Path, recorded: set[str]) -> None:
+    for manifest in sorted(results.glob(f"*/{contract.MANIFEST}")):
+        run_dir = manifest.parent
+        if run_dir.name in recorded:
+            continue
+        status = _status(run_dir)
+        if status in ("failed", "interrupted", "running"):
+            message = f"a {status} run, not in the ledger (resume it to finish it)"
+        else:
+            message = "run directory not in the ledger (an interrupted run, or one copied in)"
+        report.findings.append(Finding(str(run_dir), message, tampering=False))
+
+
+def _status(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / contract.STATUS).read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None

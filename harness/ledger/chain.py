@@ -1,10 +1,12 @@
-"""``results/ledger.jsonl``: one line per run, each holding the sha256 of the line before it.
+"""``results/ledger.jsonl``: one line per run (or amendment), each holding the sha256 of the line before it.
 
-Editing or deleting any earlier line breaks every later link, which ``verify`` reports.
+Editing or deleting any earlier line breaks every later link, which ``verify`` reports. Appends hold an
+exclusive lock on the ledger, so concurrent runs writing to one results folder keep the chain whole.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -27,16 +29,29 @@ def _lines(path: Path) -> list[str]:
 
 
 def append(path: Path, record: dict[str, Any]) -> dict[str, Any]:
-    """Append ``record`` chained to the current last line; return what was written."""
-    lines = _lines(path)
-    entry = {**record, "prev_sha256": _sha(lines[-1]) if lines else GENESIS}
-    line = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    """Append ``record`` chained to the current last line, under an exclusive lock; return what was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(line + "\n")
+    with path.open("a+", encoding="utf-8") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        f.seek(0)
+        lines = [line for line in f.read().splitlines() if line]
+        entry = {**record, "prev_sha256": _sha(lines[-1]) if lines else GENESIS}
+        f.seek(0, os.SEEK_END)
+        f.write(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n")
         f.flush()
         os.fsync(f.fileno())
     return entry
+
+
+def entries(path: Path) -> list[dict[str, Any]]:
+    """Every line that parses, in order (``verify`` and ``audit`` report the ones that do not)."""
+    found = []
+    for line in _lines(path):
+        try:
+            found.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return found
 
 
 def verify(path: Path) -> int:

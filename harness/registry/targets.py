@@ -128,7 +128,9 @@ class TargetProfile(_Strict):
         return self.link.is_simulated
 
     def sha256(self) -> str:
-        return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
+        """The profile's content: not where its file lies (source_file) nor where the device is reached (link)."""
+        content = self.model_dump_json(by_alias=True, exclude={"source_file", "link"})
+        return hashlib.sha256(content.encode()).hexdigest()
 
 
 _SOURCED = ("clock_mhz", "sram_kb", "flash_kb", "battery_mwh", "power.supply_v", "power.active_mw",

@@ -30,6 +30,7 @@ TRANSCRIPT = "raw/transcript.log"
 MONITOR_LOG = "raw/monitor.log"
 
 LEDGER = "ledger.jsonl"  # in the results folder, beside the run directories
+LOCK = ".lock"  # held (flock) by the one process measuring into the run directory; never hashed
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,15 @@ def windows(kind: str, model: str, target: str) -> str:
     return f"raw/{kind}_windows__{model}__{target}.jsonl"
 
 
-# What each ledger line hashes (when the run wrote it), under the key ``<stem>_sha256``.
-RECORDED = (MANIFEST, EFFICIENCY.csv, FAIRNESS.csv, DISPARITY, CARBON.csv, SIGNOFF, ACCURACY, PARITY)
+def hashed(relative: str) -> bool:
+    """Whether the ledger hashes this file of a run directory: every file but hidden ones (the lock, temporary
+    files of an atomic write)."""
+    return not any(part.startswith(".") for part in relative.split("/"))
 
 
-def recorded_key(name: str) -> str:
+# Ledger lines written before every file was hashed recorded these, under the key ``<stem>_sha256``.
+LEGACY_RECORDED = (MANIFEST, EFFICIENCY.csv, FAIRNESS.csv, DISPARITY, CARBON.csv, SIGNOFF, ACCURACY, PARITY)
+
+
+def legacy_key(name: str) -> str:
     return f"{name.split('.')[0]}_sha256"

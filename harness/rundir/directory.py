@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 
 from harness.core.errors import DataError
 from harness.core.files import write_atomic
+from harness.core.hashing import sha256_file
 from harness.rundir import contract
 
 
@@ -44,6 +48,39 @@ class RunDirectory:
     @property
     def raw(self) -> Path:
         return self.path / contract.RAW
+
+    def file_hashes(self) -> dict[str, str]:
+        """sha256 of every file the ledger hashes, by path relative to the run directory ('/'-separated)."""
+        found = {}
+        for path in sorted(p for p in self.path.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.path).as_posix()
+            if contract.hashed(relative):
+                found[relative] = sha256_file(path)
+        return found
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run directory for this process: a second process refuses it while the first lives.
+
+        The lock is an flock on ``.lock``, which the kernel releases when the holder exits, so a killed run
+        never leaves it stale; ``status.json`` names the holder (pid, host) for the message.
+        """
+        handle = (self.path / contract.LOCK).open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            holder = self.read_json(contract.STATUS) if (self.path / contract.STATUS).is_file() else {}
+            raise DataError(f"{self.path}: in use by another harness process (pid {holder.get('pid', '?')} on "
+                            f"{holder.get('host', '?')}, status {holder.get('status', '?')} since "
+                            f"{holder.get('updated_utc', '?')})",
+                            hint="one process measures into a run directory at a time: wait for that one to end, "
+                                 "or start a new run") from None
+        try:
+            yield
+        finally:
+            (self.path / contract.LOCK).unlink(missing_ok=True)
+            handle.close()
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.path / name

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import ConfigError, DataError, HarnessError
+from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
-from harness.corpus.directory import Corpus
+from harness.corpus.directory import Corpus, content_sha256
 from harness.costmodel.model import default_cost_model
 from harness.registry.models import ModelRegistry
 from harness.registry.plans import Plan
@@ -29,8 +29,9 @@ from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation
 from harness.runs.job import Job
 from harness.runs.manifest import build_manifest
 from harness.runs.record import record_run
+from harness.runs.resume import check_continuation
 from harness.runs.settings import eval_settings, fairness_settings
-from harness.runs.status import write_status
+from harness.runs.status import command_of, resume_hint, write_status
 from harness.signoff import load_policy, signoff_run
 
 HOST_BACKEND = "the real models on the host (LiteRT / ONNX Runtime), the outputs every simulated target reports"
@@ -57,7 +58,12 @@ def run_plan(plan: Plan, ctx: Context, progress: Progress | None = None, resume:
 
 
 def execute(job: Job, results: Path, progress: Progress | None = None, resume: Path | None = None) -> Path:
-    """Run the job and return its run directory (a bench session's status.json says how it ended)."""
+    """Run the job and return its run directory; ``status.json`` says how it ended.
+
+    Everything a command line can get wrong is checked before the run directory is created, so a rejected
+    command leaves nothing behind. A resumed run continues its own plan (any difference is refused), holds
+    the directory's lock, and records in the ledger of the folder it lives in.
+    """
     plan = job.plan
     if not job.targets and not plan.corpus:
         raise ConfigError(f"plan '{plan.name}' has neither targets nor a corpus: nothing to do",
@@ -65,24 +71,35 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     corpus = resolve_corpus(plan.corpus, plan.seed, progress) if plan.corpus else None
     accuracy = job.session.accuracy if job.session else None
     device_corpus = resolve_corpus(accuracy.corpus, plan.seed, progress) if accuracy and accuracy.corpus else None
-    run = _open_run(job, results, resume, corpus or device_corpus)
-    if job.session is None:
-        _steps(run, job, corpus, device_corpus, progress)
-        record_run(run, results)
-        return run.path
-    write_status(run, job, "running")
-    try:
-        outcome = _steps(run, job, corpus, device_corpus, progress)
-        write_status(run, job, "complete", summary=outcome.summary if outcome else {},
-                     resets=outcome.resets if outcome else 0)
-    except KeyboardInterrupt:
-        write_status(run, job, "interrupted", hint=f"harness bench-device ... --resume {run.path}")
-        raise
-    except HarnessError as e:
-        write_status(run, job, "failed", error=e.message, log=str(e.log_path) if e.log_path else None,
-                     hint=f"fix the cause, then: harness bench-device ... --resume {run.path}")
-        raise
-    record_run(run, results)
+    evaluated = corpus or device_corpus
+    content = content_sha256(evaluated.path, evaluated.manifest) if evaluated else None
+    if resume is not None:
+        run = RunDirectory.open(resume)
+        check_continuation(run, job, evaluated, content)
+    else:
+        results.mkdir(parents=True, exist_ok=True)
+        run = RunDirectory.create(results, new_run_id(job.run_name))
+        run.write_json(contract.MANIFEST, build_manifest(run.run_id, job.plan, list(job.models), list(job.targets),
+                                                         _manifest_extra(job, evaluated, content)))
+    with run.locked():
+        write_status(run, job, "running")
+        try:
+            outcome = _steps(run, job, corpus, device_corpus, progress)
+        except KeyboardInterrupt:
+            write_status(run, job, "interrupted", hint=resume_hint(run, job))
+            raise
+        except HarnessError as e:
+            write_status(run, job, "failed", error=e.message, log=str(e.log_path) if e.log_path else None,
+                         hint=f"fix the cause, then: {resume_hint(run, job)}")
+            raise
+        except Exception as e:
+            write_status(run, job, "failed", error=f"internal error: {type(e).__name__}: {e}",
+                         hint=f"report it; then: {resume_hint(run, job)}")
+            raise
+        extra = {"summary": outcome.summary, "resets": outcome.resets} if job.session is not None and outcome \
+            else {}
+        write_status(run, job, "complete", **extra)
+        record_run(run, command_of(job))
     return run.path
 
 
@@ -116,40 +133,11 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     return outcome
 
 
-def _open_run(job: Job, results: Path, resume: Path | None, corpus: Corpus | None) -> RunDirectory:
-    if resume is not None:
-        run = RunDirectory.open(resume)
-        if job.session is not None:
-            _check_session(run, job, corpus)
-        return run
-    results.mkdir(parents=True, exist_ok=True)
-    run = RunDirectory.create(results, new_run_id(job.run_name))
-    run.write_json(contract.MANIFEST, build_manifest(run.run_id, job.plan, list(job.models), list(job.targets),
-                                                     _manifest_extra(job, corpus)))
-    return run
-
-
-def _manifest_extra(job: Job, corpus: Corpus | None) -> dict[str, Any]:
+def _manifest_extra(job: Job, corpus: Corpus | None, content: str | None) -> dict[str, Any]:
     extra: dict[str, Any] = {"backend": sorted({"sim" if t.is_simulated else "device" for t in job.targets})}
     if job.session is not None:
         extra["bench_device"] = job.session.settings
-    extra["corpus"] = corpus.record() if corpus else None
+    extra["corpus"] = {**corpus.record(), "content_sha256": content} if corpus else None
     if any(t.is_simulated for t in job.targets):
         extra["cost_model"] = {"calibrated_on": default_cost_model().calibrated_on}
     return extra
-
-
-def _check_session(run: RunDirectory, job: Job, corpus: Corpus | None) -> None:
-    """A bench session resumes only with the options it began with, on the corpus it began with."""
-    assert job.session is not None
-    manifest = run.read_json(contract.MANIFEST)
-    before = manifest.get("bench_device", {})
-    for key in ("mode", "model", "quick", "inputs", "seed", "count", "corpus"):
-        now = str(job.session.settings.get(key))
-        if str(before.get(key)) != now:
-            raise DataError(f"{run.path}: was run with {key}={before.get(key)}, not {now}",
-                            hint="resume with the same options as the interrupted run")
-    recorded = (manifest.get("corpus") or {}).get("manifest_sha256")
-    if corpus is not None and recorded != corpus.record()["manifest_sha256"]:
-        raise DataError(f"{run.path}: corpus {job.session.settings.get('corpus')} changed since the run began "
-                        "(manifest sha256)", hint="resume with the corpus the run began with, or start a new run")

@@ -1,9 +1,10 @@
-"""``status.json`` of a bench session: running (with its pid), complete, failed (error, log, how to resume) or
-interrupted, so a killed session leaves a partial result that says what it is."""
+"""``status.json`` of every run: running (with its pid and host), complete, failed (error, log, how to resume) or
+interrupted, so a killed run leaves a partial result that says what it is."""
 
 from __future__ import annotations
 
 import os
+import socket
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,9 +13,22 @@ from harness.rundir.directory import RunDirectory
 from harness.runs.job import Job
 
 
+def command_of(job: Job) -> str:
+    return "bench-device" if job.session is not None else "run"
+
+
+def resume_hint(run: RunDirectory, job: Job) -> str:
+    if job.session is not None:
+        return f"harness bench-device --port PORT --model ... (the same options) --resume {run.path}"
+    return f"harness run --resume {run.path}"
+
+
 def write_status(run: RunDirectory, job: Job, status: str, **extra: Any) -> None:
-    assert job.session is not None
-    attachment = job.attachment(job.targets[0])
-    rules = attachment.rules.label if attachment and attachment.rules else "mlperf"
-    run.write_json(contract.STATUS, {"status": status, "mode": job.session.mode, "rules": rules, "pid": os.getpid(),
-                                     "updated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra})
+    record: dict[str, Any] = {"status": status, "command": command_of(job)}
+    if job.session is not None:
+        attachment = job.attachment(job.targets[0])
+        record["mode"] = job.session.mode
+        record["rules"] = attachment.rules.label if attachment and attachment.rules else "mlperf"
+    record.update(pid=os.getpid(), host=socket.gethostname(),
+                  updated_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra)
+    run.write_json(contract.STATUS, record)
