@@ -201,7 +201,8 @@ def test_carbon_of_a_fleet_is_computed_from_energy_rate_devices_and_a_julian_yea
     run = tmp_path / "run"
     run.mkdir()
     pd.DataFrame([{"model": "m", "target": "mcu", "target_class": "mcu", "backend": "sim:mcu",
-                   "energy_mj_per_inference": 1.0, "inference_rate_hz": 33.3}]).to_csv(run / "efficiency.csv")
+                   "energy_mj_per_inference": 1.0, "inference_rate_hz": 33.3, "latency_ms_p50": 10.0,
+                   "deployed_idle_mw": 0.0}]).to_csv(run / "efficiency.csv")
     plan = Plan.model_validate({"name": "p", "models": ["m"], "reporting": {"grid_kg_per_kwh": 0.4},
                                 "fleet": {"devices": 1000, "inference_rate_hz": 1.0, "price_per_kwh": 0.2,
                                           "regions": {"hydro": {"grid_kg_per_kwh": 0.02}}}})
@@ -215,6 +216,24 @@ def test_carbon_of_a_fleet_is_computed_from_energy_rate_devices_and_a_julian_yea
     assert rows.loc["default", "cost_per_year"] == pytest.approx(kwh * 0.2)
     assert rows.loc["hydro", "co2e_kg_per_year"] == pytest.approx(kwh * 0.02)
     assert "31,557,600 s" in (run / "carbon.md").read_text()
+
+
+def test_carbon_uses_the_efficiency_tables_deployed_power_and_flags_a_device_that_cannot_keep_up(tmp_path) -> None:
+    out = CliRunner().invoke(cli, ["run", "--model", "mww-alexa", "--model", "oww-alexa", "--target", "mcu",
+                                   "--target", "phone", "--runs", "20", "--results", str(tmp_path)],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    run = Path(out.stdout.strip().splitlines()[-1])
+    eff = pd.read_csv(run / "efficiency.csv").set_index(["model", "target"])
+    carbon = pd.read_csv(run / "carbon.csv")
+    devices = carbon["devices"].iloc[0]
+    for _, row in carbon.iterrows():
+        deployed = eff.loc[(row["model"], row["target"]), "deployed_power_mw"]
+        kwh_per_device_year = row["energy_kwh_per_year"] / devices
+        assert kwh_per_device_year / 8766.0 * 1e6 == pytest.approx(deployed, rel=0.01)  # mW
+    slow = carbon.set_index(["model", "target"]).loc[("oww-alexa", "mcu")]
+    assert not slow["keeps_up"] and slow["achieved_rate_hz"] < slow["inference_rate_hz"]
+    assert slow["achieved_rate_hz"] == pytest.approx(1e3 / eff.loc[("oww-alexa", "mcu"), "latency_ms_p50"])
 
 
 def test_an_interval_touching_the_threshold_passes_and_one_crossing_it_is_undecided(tmp_path) -> None:

@@ -134,8 +134,15 @@ def test_det_curve_counts_with_the_streaming_rules() -> None:
     assert operating_point(curve, 0.55) == {"threshold": 0.55, "frr": 0.5, "fa_per_hour": 1.5}
     with pytest.raises(ValueError):
         operating_point(curve, 0.6)
-    with pytest.raises(DataError, match="phrase_start_s"):
-        det_curve(probs, clips.assign(phrase_start_s=np.nan), rules, [0.5])
+    # without timings a positive clip's first detection is its hit: no clip here fires outside its phrase, so the
+    # untimed curve equals the timed one, and columns that are absent altogether count the same way
+    untimed = det_curve(probs, clips.assign(phrase_start_s=np.nan), rules, [0.2, 0.55, 0.75, 0.95])
+    np.testing.assert_allclose(untimed["frr"], curve["frr"])
+    np.testing.assert_array_equal(untimed["false_accepts"], curve["false_accepts"])
+    bare = det_curve(probs, clips.drop(columns=["phrase_start_s", "phrase_end_s"]), rules, [0.55])
+    assert bare["frr"].iloc[0] == 0.5
+    with pytest.raises(DataError, match="is_positive"):
+        det_curve(probs, clips.drop(columns=["is_positive"]), rules, [0.5])
 
 
 def test_det_curves_per_group(tmp_path: Path) -> None:

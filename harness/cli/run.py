@@ -25,14 +25,17 @@ from harness.runs.runner import Context, run_plan
 @click.option("--no-corpus", is_flag=True, help="Skip the plan's corpus: efficiency only.")
 @click.option("--runs", type=int, default=None, help="Timed inferences per window (overrides the plan).")
 @click.option("--seed", type=int, default=None, help="Seed for inputs and simulated jitter (overrides the plan).")
+@click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
+              help="Inferences per second of models whose entry gives no step_ms (deployed power, battery, "
+                   "carbon). Default: the plan's reporting.default_rate_hz (1/s), named as an assumption.")
 @click.option("--results", type=click.Path(path_type=Path), default=None,
               help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
                    "again. Options that would change the plan are refused.")
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
-            corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, results: Path | None,
-            resume: Path | None) -> None:
+            corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
+            results: Path | None, resume: Path | None) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -44,11 +47,12 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     disparity.json, plots/ and raw/ samples; the run is appended to results/ledger.jsonl.
     The directory is printed as the last line.
     """
-    changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or seed is not None
+    changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or \
+        seed is not None or rate_hz is not None
     if resume is not None and not changes:
         plan = frozen_plan(resume)  # a continuation of the run's own plan
     else:
-        plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed)
+        plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz)
     ctx = Context(models=models(), targets=targets(), results=results or results_dir())
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
@@ -57,7 +61,7 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
 
 
 def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...], corpus: str | None,
-          no_corpus: bool, runs: int | None, seed: int | None) -> Plan:
+          no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None) -> Plan:
     """The plan file (default plans/demo.yaml) with the command line's overrides."""
     plan = load_plan(plan_path or plans_dir() / "demo.yaml")
     overrides: dict[str, object] = {}
@@ -77,6 +81,8 @@ def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tu
         overrides["corpus"] = corpus
     if runs is not None:
         overrides["measure"] = plan.measure.model_copy(update={"runs": runs})
+    if rate_hz is not None:
+        overrides["reporting"] = plan.reporting.model_copy(update={"default_rate_hz": rate_hz})
     if overrides:
         plan = Plan.model_validate({**plan.model_dump(), **overrides})
     return plan

@@ -36,29 +36,27 @@ def sweep(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(true positive, false accepts) per clip (rows) and threshold (columns).
 
-    ``clips`` is aligned with ``probs`` and has ``is_positive``, plus ``phrase_start_s`` and
-    ``phrase_end_s`` for positive clips.
+    ``clips`` is aligned with ``probs`` and has ``is_positive``; ``phrase_start_s`` and ``phrase_end_s``
+    when it has them (positive clips without timings are counted by the untimed rule, as the scorer counts them).
     """
     if len(probs) != len(clips):
         raise DataError(f"{len(probs)} probability sequences for {len(clips)} clips")
-    missing = [c for c in ("is_positive", "phrase_start_s", "phrase_end_s") if c not in clips.columns]
-    if missing:
-        raise DataError(f"clips lack column(s) {', '.join(missing)}")
+    if "is_positive" not in clips.columns:
+        raise DataError("clips lack column is_positive")
     cutoffs = np.asarray(thresholds, dtype=float)
     tp = np.zeros((len(clips), cutoffs.size), dtype=bool)
     fa = np.zeros((len(clips), cutoffs.size), dtype=int)
     positive = clips["is_positive"].to_numpy(dtype=bool)
-    starts = clips["phrase_start_s"].to_numpy(dtype=float)
-    ends = clips["phrase_end_s"].to_numpy(dtype=float)
-    if np.isnan(starts[positive]).any() or np.isnan(ends[positive]).any():
-        raise DataError("positive clips need phrase_start_s and phrase_end_s to match detections")
+    nan = np.full(len(clips), np.nan)
+    starts = clips["phrase_start_s"].to_numpy(dtype=float) if "phrase_start_s" in clips.columns else nan
+    ends = clips["phrase_end_s"].to_numpy(dtype=float) if "phrase_end_s" in clips.columns else nan
     for i, p in enumerate(probs):
         smoothed = smooth(p, rules.window)
         if not smoothed.size:
             continue
-        start, end = (starts[i], ends[i]) if positive[i] else (None, None)
         for j in np.flatnonzero(cutoffs < smoothed.max()):  # at or above the peak nothing fires: no TP, no FA
-            tp[i, j], fa[i, j] = rules.match(rules.detect_smoothed(smoothed, cutoffs[j]), start, end)
+            tp[i, j], fa[i, j] = rules.count(rules.detect_smoothed(smoothed, cutoffs[j]), bool(positive[i]),
+                                             starts[i], ends[i])
     return tp, fa
 
 

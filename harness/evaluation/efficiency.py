@@ -8,6 +8,7 @@ import numpy as np
 
 from harness.core.units import Duration, Energy, Power, co2e_kg
 from harness.devices.base import Deployment, Measurement
+from harness.evaluation.deployment import deployed_power
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
 
@@ -36,13 +37,9 @@ def efficiency_row(
     p50 = Duration(float(np.percentile(lat, 50)))
     energy = measurement.energy  # None: no power monitor on this run (a device in performance mode)
     e_inf = energy.per_inference if energy is not None else Energy(float("nan"))
-    idle = Power.from_mw(target.power.idle_mw)
-    rate = model.inference_rate_hz(default_rate_hz)
-    duty = p50.seconds * rate
-    # Deployed average power: the inferences the device manages per second (at most back to back)
-    # at their measured energy, plus idle power for the time left over.
-    achieved_rate = min(rate, 1.0 / p50.seconds)
-    deployed = Power(e_inf.joules * achieved_rate + idle.watts * max(0.0, 1.0 - duty))
+    rate, rate_source = model.inference_rate(default_rate_hz)
+    use = deployed_power(e_inf.mj, p50.seconds, rate, target.power.idle_mw)
+    duty, deployed = use.duty, Power.from_mw(use.power_mw)
     per_million = e_inf * 1e6
     arena = deployment.arena_bytes
     fits_memory = (arena is None or arena <= target.sram_bytes) and deployment.profile.model_bytes <= target.flash_bytes
@@ -71,8 +68,10 @@ def efficiency_row(
         "avg_power_mw": energy.avg_power.mw if energy is not None else float("nan"),
         "idle_power_mw": energy.idle_power.mw if energy is not None else float("nan"),
         "inference_rate_hz": rate,
+        "inference_rate_source": rate_source,
         "duty_cycle": duty,
         "deployed_power_mw": deployed.mw,
+        "deployed_idle_mw": target.power.idle_mw,
         "inferences_per_joule": 1.0 / e_inf.joules,
         "energy_kwh_per_million": per_million.kwh,
         "co2e_g_per_million": co2e_kg(per_million, grid_kg_per_kwh) * 1e3,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import ConfigError
-from harness.evaluation.streaming import StreamingRules, match, smooth
+from harness.evaluation.streaming import StreamingRules, smooth
 from harness.frontends import get_frontend
 from harness.frontends.base import FrontEnd
 from harness.registry.models import ModelEntry, Task
@@ -101,11 +101,7 @@ class WakeWordScorer(Scorer):
         smoothed = smooth(probs, self.rules.window)
         detections = self.rules.detect_smoothed(smoothed)
         positive = clip["label"] == self.label
-        if positive:
-            tp, extra = match(detections, clip.get("phrase_start_s"), clip.get("phrase_end_s"),
-                              self.rules.tolerance_s)
-        else:
-            tp, extra = False, len(detections)
+        tp, extra = self.rules.count(detections, positive, clip.get("phrase_start_s"), clip.get("phrase_end_s"))
         row = {
             "is_positive": positive,
             "score": float(smoothed.max()) if smoothed.size else 0.0,

@@ -4,6 +4,11 @@ A model emits one probability per step (30 ms for microWakeWord, 80 ms for openW
 smooth with a sliding mean, detect where the mean exceeds the cutoff with a refractory period after
 each detection (events, not frames), and match detections to the spoken phrase with a tolerance.
 Step ``i`` is stamped at ``offset_s + (i + 1) * step_s``: the end of the audio it has consumed.
+
+A positive clip without phrase timings (every imported corpus: short recordings of one utterance)
+is matched by ``match_untimed``: its first detection is the hit, a detection within the tolerance of
+the one before it belongs to the same utterance (a plateau firing again), and any later one is a
+false accept. Negative clips count every detection as a false accept either way.
 """
 
 from __future__ import annotations
@@ -90,6 +95,24 @@ def match(
     return tp, int(times.size) - int(tp)
 
 
+def match_untimed(detections: ArrayLike, tolerance_s: float = 1.0) -> tuple[bool, int]:
+    """(true positive found, false accepts) for a positive clip whose phrase timings are unknown."""
+    times = np.sort(_as_1d(detections))
+    if not times.size:
+        return False, 0
+    same_utterance = np.diff(times) <= tolerance_s + _EPS
+    chained = np.logical_and.accumulate(same_utterance)  # only the run of re-fires right after the hit
+    return True, int(times.size - 1 - chained.sum())
+
+
+def timed(value: object) -> float | None:
+    """A phrase timing as seconds, or None when the clip has none (absent, None or NaN)."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else number
+
+
 @dataclass(frozen=True)
 class StreamingRules:
     """One model's counting parameters, so callers cannot mix a cutoff with the wrong window."""
@@ -113,3 +136,13 @@ class StreamingRules:
         self, detections: ArrayLike, phrase_start_s: float | None, phrase_end_s: float | None
     ) -> tuple[bool, int]:
         return match(detections, phrase_start_s, phrase_end_s, self.tolerance_s)
+
+    def count(self, detections: ArrayLike, positive: bool, phrase_start_s: object = None,
+              phrase_end_s: object = None) -> tuple[bool, int]:
+        """(hit, false accepts) of one clip: matched to its phrase timings, or untimed when it has none."""
+        if not positive:
+            return False, int(_as_1d(detections).size)
+        start, end = timed(phrase_start_s), timed(phrase_end_s)
+        if start is None or end is None:
+            return match_untimed(detections, self.tolerance_s)
+        return match(detections, start, end, self.tolerance_s)

@@ -137,7 +137,14 @@ class ModelEntry(_Strict):
 
     def inference_rate_hz(self, default: float = 1.0) -> float:
         """Inferences per second when deployed: one per audio step for streaming models."""
-        return 1000.0 / self.step_ms if self.step_ms else default
+        return self.inference_rate(default)[0]
+
+    def inference_rate(self, default: float = 1.0) -> tuple[float, str]:
+        """Inferences per second when deployed, and where that rate comes from (an assumption says so)."""
+        if self.step_ms:
+            return 1000.0 / self.step_ms, f"model step {self.step_ms:g} ms"
+        return default, (f"assumed {default:g}/s (no step_ms in the model's entry; set it there, or --rate-hz / "
+                         "the plan's reporting.default_rate_hz)")
 
 
 def entry_from_yaml(path: Path) -> ModelEntry:
@@ -187,16 +194,28 @@ class ModelRegistry:
     def names(self) -> list[str]:
         return list(self._entries)
 
+    def known_artifact(self, adhoc: ModelEntry) -> ModelEntry:
+        """A user's file that is a registered model's artifact gets that entry's description under its own name."""
+        sha = adhoc.artifact.sha256
+        known = next((e for e in self._entries.values() if e.artifact.sha256 == sha and not e.stages), None)
+        if known is None:
+            return adhoc
+        return known.model_copy(update={"name": adhoc.name, "artifact": adhoc.artifact,
+                                        "source": f"{adhoc.source} (byte for byte the artifact of registered "
+                                                  f"model '{known.name}', whose entry describes it)",
+                                        "source_file": adhoc.source_file})
+
     def all(self) -> list[ModelEntry]:
         return list(self._entries.values())
 
     def get(self, name_or_path: str) -> ModelEntry:
-        """A registered entry by name, or an ad-hoc entry for a path to a model file."""
+        """A registered entry by name, or an ad-hoc entry for a path to a model file (which keeps the step,
+        decision and task of a registered entry whose artifact it is, byte for byte)."""
         if name_or_path in self._entries:
             return self._entries[name_or_path]
         path = Path(name_or_path)
         if path.suffix.lower() in FORMATS:
-            return entry_from_file(path)
+            return self.known_artifact(entry_from_file(path))
         if path.suffix.lower() in (".yaml", ".yml"):
             if not path.is_file():
                 raise ConfigError(f"{path}: model entry file not found")

@@ -1,7 +1,9 @@
 """Carbon and cost of a fleet: annual energy, kg CO2e and electricity cost per model x target (x region).
 
-Inference energy only (energy per inference x inference rate x devices x one year); idle power and the
-rest of the device are outside it. A year is the Julian year, 365.25 days = 31,557,600 s.
+The same accounting as the efficiency table: each device draws its deployed power (energy per inference
+x the rate it achieves, plus its idle floor for the time left over) for a year, so kWh per device per
+year / 8,766 h is the efficiency table's deployed power. A device that cannot keep up with the rate is
+flagged and counted at the rate it manages. A year is the Julian year, 365.25 days = 31,557,600 s.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 
 from harness.core.errors import DataError
 from harness.core.units import Duration, Energy, co2e_kg
+from harness.evaluation.deployment import deployed_power
 from harness.registry.plans import Fleet, Plan
 from harness.reports.tables import write_table
 from harness.rundir import contract
@@ -25,7 +28,8 @@ DEFAULT_REGION = "default"
 
 MD_COLUMNS = {
     "model": "model", "target": "target", "region": "region", "energy_mj_per_inference": "mJ/inf",
-    "inference_rate_hz": "inf/s/device", "devices": "devices", "energy_kwh_per_year": "kWh/year",
+    "inference_rate_hz": "inf/s asked", "achieved_rate_hz": "inf/s done", "keeps_up": "keeps up",
+    "deployed_power_mw": "mW/device", "devices": "devices", "energy_kwh_per_year": "kWh/year",
     "grid_kg_per_kwh": "kg CO2e/kWh", "co2e_kg_per_year": "kg CO2e/year", "car_years": "car-years",
     "cost_per_year": "cost/year",
 }
@@ -39,15 +43,20 @@ def carbon_rows(efficiency: pd.DataFrame, fleet: Fleet, grid_kg_per_kwh: float) 
     rows: list[dict[str, Any]] = []
     for row in efficiency.to_dict("records"):
         rate = fleet.inference_rate_hz or float(row["inference_rate_hz"])
-        inferences = rate * YEAR.seconds * fleet.devices
-        energy = Energy.from_mj(float(row["energy_mj_per_inference"])) * inferences
+        use = deployed_power(float(row["energy_mj_per_inference"]), float(row["latency_ms_p50"]) / 1e3, rate,
+                             float(row.get("deployed_idle_mw", 0.0)))
+        inferences = use.achieved_hz * YEAR.seconds * fleet.devices
+        energy = Energy(use.power_mw / 1e3 * YEAR.seconds * fleet.devices)
         for region, (grid, price) in regions.items():
             co2 = co2e_kg(energy, grid)
             rows.append({
                 "model": row["model"], "target": row["target"], "target_class": row.get("target_class"),
                 "backend": row.get("backend"), "region": region,
                 "energy_mj_per_inference": float(row["energy_mj_per_inference"]), "inference_rate_hz": rate,
-                "rate_source": "plan fleet.inference_rate_hz" if fleet.inference_rate_hz else "model (efficiency.csv)",
+                "rate_source": "plan fleet.inference_rate_hz" if fleet.inference_rate_hz
+                else row.get("inference_rate_source", "model (efficiency.csv)"),
+                "achieved_rate_hz": use.achieved_hz, "keeps_up": use.keeps_up,
+                "deployed_power_mw": use.power_mw, "idle_power_mw": float(row.get("deployed_idle_mw", 0.0)),
                 "devices": fleet.devices, "year_s": YEAR.seconds, "inferences_per_year": inferences,
                 "energy_kwh_per_year": energy.kwh, "grid_kg_per_kwh": grid, "co2e_kg_per_year": co2,
                 "car_years": co2 / CAR_KG_PER_YEAR,
@@ -82,8 +91,10 @@ def write_carbon(run_dir: Path, plan: Plan | None = None) -> list[Path]:
         + "".join(f"; region {n}: {r.grid_kg_per_kwh} kg CO2e/kWh" for n, r in fleet.regions.items()) + "; "
         + (f"electricity {fleet.price_per_kwh} {fleet.currency}/kWh" if fleet.price_per_kwh is not None
            else "no electricity price in the plan (fleet.price_per_kwh), so no cost"),
-        "annual energy = energy per inference x inference rate x devices x 31,557,600 s (Julian year); inference "
-        "energy only, without idle power.",
+        "annual energy = deployed power per device x devices x 31,557,600 s (Julian year); deployed power = energy "
+        "per inference x the rate the device achieves (at most back to back) + its idle floor for the rest of "
+        "the time, as in efficiency.csv; 'keeps up' no: the device cannot run the requested rate, and is counted "
+        "at the rate it manages.",
         "kg CO2e = kWh x grid intensity; car-years: a passenger car emits about 4.6 t CO2 per year "
         "(edge_constraints.md).",
         "energy per inference comes from the run's backend (sim:<target> rows are simulated devices).",
