@@ -2,10 +2,14 @@
 
 WAV goes through scipy; MP3, Opus, FLAC and Ogg through ``soundfile`` (libsndfile), imported only when
 such a file is read. Resampling is ``scipy.signal.resample_poly``: deterministic, no dither.
+Importers conform (and record what it took); a corpus directory's clips must already be in the corpus
+format, and ``check_corpus_wav`` / ``read_corpus_wav`` refuse anything else rather than convert it unseen.
+Truncated data and NaN/inf samples are refused everywhere.
 """
 
 from __future__ import annotations
 
+import struct
 import warnings
 import wave
 from dataclasses import dataclass
@@ -27,8 +31,8 @@ _FULL_SCALE = 32768.0
 class AudioError(DataError):
     """One audio file cannot be decoded (corrupt, truncated, unsupported encoding); ``reason`` says why."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: Path, reason: str, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}", hint=hint)
         self.reason = reason
 
 
@@ -51,19 +55,24 @@ class Conformed:
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Samples as ``(frames, channels)`` and the sample rate; int16 WAV stays int16, the rest float."""
+    """Samples as ``(frames, channels)`` and the sample rate; int16 WAV stays int16, the rest float.
+
+    A WAV whose data ends before its header says, and any NaN/inf sample, is an ``AudioError``.
+    """
     try:
         if path.suffix.lower() == ".wav":
             try:
-                with warnings.catch_warnings():  # unknown chunks (LIST, cue) are harmless; errors still raise
-                    warnings.simplefilter("ignore", wavfile.WavFileWarning)
-                    rate, data = wavfile.read(path)
+                rate, data = _read_wav(path)
             except ValueError:  # an encoding scipy does not read (e.g. compressed WAV): libsndfile may
                 if find_spec("soundfile") is None:
                     raise
                 data, rate = _read_soundfile(path)
         else:
             data, rate = _read_soundfile(path)
+    except wavfile.WavFileWarning as exc:
+        raise AudioError(path, f"truncated audio data ({exc})") from None
+    except struct.error:
+        raise AudioError(path, f"truncated or malformed WAV header ({path.stat().st_size} bytes)") from None
     except (OSError, ValueError, RuntimeError, EOFError) as exc:
         detail = str(exc).replace(str(path), path.name)
         raise AudioError(path, f"cannot decode ({detail})") from exc
@@ -72,7 +81,21 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
         data = data[:, None]
     if data.size == 0:
         raise AudioError(path, "no audio samples")
+    if data.dtype.kind == "f":
+        bad = ~np.isfinite(data).all(axis=1)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise AudioError(path, f"{int(bad.sum())} frame(s) with NaN or infinite samples "
+                                   f"(first at {first / rate:.3f} s); such audio is refused, not repaired")
     return data, int(rate)
+
+
+def _read_wav(path: Path, mmap: bool = False) -> tuple[int, np.ndarray]:
+    """scipy's reader; unknown chunks (LIST, cue) are harmless, data ending early raises ``WavFileWarning``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wavfile.WavFileWarning)
+        warnings.filterwarnings("error", message="Reached EOF prematurely", category=wavfile.WavFileWarning)
+        return wavfile.read(path, mmap=mmap)
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
@@ -116,6 +139,51 @@ def conform(data: np.ndarray, rate: int) -> Conformed:
 def load_conformed(path: Path) -> Conformed:
     """``conform(*read_audio(path))``."""
     return conform(*read_audio(path))
+
+
+CORPUS_FORMAT = "16 kHz mono 16-bit PCM WAV"
+CONVERT_HINT = ("convert the source audio with 'harness corpus import manifest SRC --out DIR', which resamples, "
+                "downmixes and records every conversion per clip")
+
+
+def read_corpus_wav(path: Path) -> np.ndarray:
+    """The int16 samples of a corpus clip, which must already be in the corpus format (else ``AudioError``)."""
+    if path.suffix.lower() != ".wav":
+        raise AudioError(path, f"not a .wav file; corpus clips are {CORPUS_FORMAT}", hint=CONVERT_HINT)
+    data, rate = read_audio(path)
+    _require_corpus_format(path, rate, data.shape[1], data.dtype)
+    return np.ascontiguousarray(data[:, 0])
+
+
+def check_corpus_wav(path: Path) -> int:
+    """``read_corpus_wav``'s checks from the header alone (memory-mapped), so a whole corpus is checked cheaply.
+
+    Returns the number of samples.
+    """
+    try:
+        rate, data = _read_wav(path, mmap=True)
+    except (OSError, ValueError, EOFError, struct.error, wavfile.WavFileWarning):
+        return len(read_corpus_wav(path))  # a full read says exactly why (truncated, 24-bit, not a WAV)
+    frames, channels = (data.shape[0], 1) if data.ndim == 1 else data.shape
+    dtype = data.dtype
+    del data  # release the mapping
+    if frames == 0:
+        raise AudioError(path, "no audio samples")
+    _require_corpus_format(path, rate, channels, dtype)
+    return int(frames)
+
+
+def _require_corpus_format(path: Path, rate: int, channels: int, dtype: np.dtype) -> None:
+    found = []
+    if rate != SAMPLE_RATE:
+        found.append(f"{rate} Hz")
+    if channels != 1:
+        found.append(f"{channels} channels")
+    if dtype != np.int16:
+        kind = {"f": "float", "u": "unsigned integer"}.get(dtype.kind, "integer")
+        found.append(f"{dtype.itemsize * 8}-bit {kind} samples")
+    if found:
+        raise AudioError(path, f"{', '.join(found)}; a corpus clip must be {CORPUS_FORMAT}", hint=CONVERT_HINT)
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
