@@ -195,6 +195,32 @@ def test_import_skips_truncated_and_nan_wavs_per_row(tmp_path: Path) -> None:
     assert info["import"]["resampled_from_hz"] == {"8000": 1} and info["import"]["rows_skipped"] == 3
 
 
+def test_import_of_a_source_with_only_bad_rows_reports_them_and_eval_refuses_the_empty_corpus(
+        tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    wavfile.write(src / "ok.wav", RATE, _TONE)
+    (src / "cut.wav").write_bytes((src / "ok.wav").read_bytes()[:30])
+    (src / "manifest.csv").write_text("path,label,speaker\ncut.wav,yes,a\nok.wav,yes,\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["corpus", "import", "manifest", str(src / "manifest.csv"), "--out", str(out)])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert "skipped manifest.csv:2: cut.wav: unreadable audio: truncated or malformed WAV header" in result.stdout
+    assert "skipped manifest.csv:3: ok.wav: empty speaker" in result.stdout
+    result = CliRunner().invoke(cli, ["eval", "--model", "mww-okay-nabu", "--corpus", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{out / 'manifest.parquet'}: the manifest has no rows" in result.stderr
+    assert "skipped.csv" in result.stderr
+
+
+def test_import_of_an_empty_source_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text("")
+    result = CliRunner().invoke(cli, ["corpus", "import", "manifest", str(tmp_path / "manifest.csv"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "manifest.csv: not a readable CSV file" in result.stderr and not (tmp_path / "out").exists()
+
+
 # --- the conversions an importer records, and what evaluation refuses ------------------------------------
 
 

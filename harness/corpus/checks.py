@@ -46,8 +46,10 @@ def row_label(manifest_file: Path, manifest: pd.DataFrame, position: int) -> str
 def check_manifest(manifest_file: Path, manifest: pd.DataFrame, required: tuple[str, ...]) -> None:
     """Rows present; required columns present and filled; clip_id unique; paths relative and inside the corpus."""
     if manifest.empty:
+        skipped = manifest_file.parent / "skipped.csv"
         raise DataError(f"{manifest_file}: the manifest has no rows",
-                        hint="a corpus needs at least one clip: one row per WAV")
+                        hint=f"an import that skipped every row lists why in {skipped}" if skipped.is_file()
+                        else "a corpus needs at least one clip: one row per WAV")
     missing = [c for c in required if c not in manifest.columns]
     if missing:
         raise DataError(f"{manifest_file}: missing column(s) {', '.join(missing)}",
