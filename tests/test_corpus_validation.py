@@ -163,6 +163,23 @@ def test_the_good_corpus_evaluates_and_its_run_is_in_the_ledger(earlier_run: Pat
     assert len((earlier_run / "ledger.jsonl").read_text().splitlines()) == 1
 
 
+def test_group_names_with_mathtext_are_plotted_literally_through_eval(good_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(good_corpus, corpus)
+    frame = pd.read_csv(corpus / "manifest.csv")
+    frame["accent"] = ["$\\frac{$", "$\\frac{$", "cost $5$", "cost $5$"]
+    frame["accent_group"] = frame["accent"]
+    frame.to_csv(corpus / "manifest.csv", index=False)
+    (corpus / "corpus.json").write_text('{"group_columns": ["accent", "accent_group"]}')
+    result = CliRunner().invoke(cli, ["eval", "--model", "mww-okay-nabu", "--corpus", str(corpus), "--workers", "1",
+                                      "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1])
+    assert sorted(p.name for p in (run / "plots").glob("*.png")) == [
+        "mww-okay-nabu__det_by_accent_group.png", "mww-okay-nabu__detection_rate_by_accent.png"]
+    assert set(pd.read_csv(run / "fairness.csv")["group"]) >= {"$\\frac{$", "cost $5$"}
+
+
 # --- harness corpus import manifest: per-row skips -----------------------------------------------------
 
 
