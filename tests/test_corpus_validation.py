@@ -207,9 +207,32 @@ def test_import_skips_truncated_and_nan_wavs_per_row(tmp_path: Path) -> None:
     assert list(skipped["line"]) == [3, 4, 5]
     corpus = load_corpus(out)  # the imported corpus passes the load checks
     row = corpus.manifest.iloc[0]
-    assert (row["clip_id"], row["source_rate"], row["source_channels"]) == ("good", 8000, 1)
+    assert (row["clip_id"], row["source_rate"], row["source_channels"], row["source_format"]) == ("good", 8000, 1,
+                                                                                                  "int16")
     info = json.loads((out / "corpus.json").read_text())
     assert info["import"]["resampled_from_hz"] == {"8000": 1} and info["import"]["rows_skipped"] == 3
+    assert info["import"]["converted_from_format"] == {}
+
+
+def test_import_records_sample_format_conversions_per_clip_and_counts_them(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    wavfile.write(src / "a.wav", RATE, _TONE)
+    wavfile.write(src / "b.wav", RATE, _TONE.astype(np.int32) << 16)
+    wavfile.write(src / "c.wav", RATE, (_TONE / 32768).astype(np.float32))
+    wavfile.write(src / "d.wav", RATE, (_TONE / 32768).astype(np.float32))
+    pd.DataFrame({"path": ["a.wav", "b.wav", "c.wav", "d.wav"], "label": "yes",
+                  "speaker": list("abcd")}).to_csv(src / "manifest.csv", index=False)
+    result = CliRunner().invoke(cli, ["corpus", "import", "manifest", str(src), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "converted to int16: 2 clips of float32" in result.stdout
+    assert "converted to int16: 1 clips of int32" in result.stdout
+    manifest = pd.read_parquet(tmp_path / "out" / "manifest.parquet").set_index("clip_id")
+    assert manifest["source_format"].to_dict() == {"a": "int16", "b": "int32", "c": "float32", "d": "float32"}
+    info = json.loads((tmp_path / "out" / "corpus.json").read_text())
+    assert info["import"]["converted_from_format"] == {"float32": 2, "int32": 1}
+    for clip in "abcd":  # each conversion lands on the original int16 samples exactly
+        assert np.array_equal(wavfile.read(tmp_path / "out" / "clips" / f"{clip}.wav")[1], _TONE)
 
 
 def test_import_of_a_source_with_only_bad_rows_reports_them_and_eval_refuses_the_empty_corpus(
@@ -241,17 +264,20 @@ def test_import_of_an_empty_source_file_is_a_clear_error(tmp_path: Path) -> None
 # --- the conversions an importer records, and what evaluation refuses ------------------------------------
 
 
-@pytest.mark.parametrize(("rate", "samples", "resampled", "downmixed", "length"), [
-    (RATE, np.array([1, -2, 3], dtype=np.int16), False, False, 3),
-    (8000, np.zeros(80, dtype=np.int16), True, False, 160),
-    (48_000, np.zeros((480, 2), dtype=np.int16), True, True, 160),
-    (RATE, np.array([1 << 30, -(1 << 31)], dtype=np.int32), False, False, 2),
+@pytest.mark.parametrize(("rate", "samples", "resampled", "downmixed", "source_format", "length"), [
+    (RATE, np.array([1, -2, 3], dtype=np.int16), False, False, "int16", 3),
+    (8000, np.zeros(80, dtype=np.int16), True, False, "int16", 160),
+    (48_000, np.zeros((480, 2), dtype=np.int16), True, True, "int16", 160),
+    (RATE, np.array([1 << 30, -(1 << 31)], dtype=np.int32), False, False, "int32", 2),
+    (RATE, np.array([128, 0], dtype=np.uint8), False, False, "uint8", 2),
+    (22_050, np.zeros(2205, dtype=np.float64), True, False, "float64", 1600),
 ])
 def test_conformed_records_each_conversion(tmp_path: Path, rate: int, samples: np.ndarray, resampled: bool,
-                                           downmixed: bool, length: int) -> None:
+                                           downmixed: bool, source_format: str, length: int) -> None:
     wavfile.write(tmp_path / "x.wav", rate, samples)
     conformed = audio.load_conformed(tmp_path / "x.wav")
     assert (conformed.resampled, conformed.downmixed, len(conformed.samples)) == (resampled, downmixed, length)
+    assert (conformed.source_format, conformed.reformatted) == (source_format, source_format != "int16")
     assert (conformed.source_rate, conformed.source_channels) == (rate, 1 if samples.ndim == 1 else samples.shape[1])
     assert conformed.samples.dtype == np.int16
 

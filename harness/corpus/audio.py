@@ -44,6 +44,7 @@ class Conformed:
     source_rate: int
     source_channels: int
     clipped: bool  # some samples exceeded int16 after downmix/resampling and were clipped
+    source_format: str = "int16"  # WAV sample type (int16, int32, uint8, float32, ...) or the codec (flac, mp3, ...)
 
     @property
     def resampled(self) -> bool:
@@ -53,22 +54,34 @@ class Conformed:
     def downmixed(self) -> bool:
         return self.source_channels > 1
 
+    @property
+    def reformatted(self) -> bool:
+        """The source samples were not int16 PCM (other width, float, or a compressed codec)."""
+        return self.source_format != "int16"
+
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Samples as ``(frames, channels)`` and the sample rate; int16 WAV stays int16, the rest float.
 
     A WAV whose data ends before its header says, and any NaN/inf sample, is an ``AudioError``.
     """
+    data, rate, _ = _decode(path)
+    return data, rate
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int, str]:
+    """``read_audio`` plus the source sample format: the WAV's numpy sample type, or libsndfile's subtype."""
     try:
         if path.suffix.lower() == ".wav":
             try:
                 rate, data = _read_wav(path)
+                fmt = np.asarray(data).dtype.name
             except ValueError:  # an encoding scipy does not read (e.g. compressed WAV): libsndfile may
                 if find_spec("soundfile") is None:
                     raise
-                data, rate = _read_soundfile(path)
+                data, rate, fmt = _read_soundfile(path)
         else:
-            data, rate = _read_soundfile(path)
+            data, rate, fmt = _read_soundfile(path)
     except wavfile.WavFileWarning as exc:
         raise AudioError(path, f"truncated audio data ({exc})") from None
     except struct.error:
@@ -87,7 +100,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
             first = int(np.argmax(bad))
             raise AudioError(path, f"{int(bad.sum())} frame(s) with NaN or infinite samples "
                                    f"(first at {first / rate:.3f} s); such audio is refused, not repaired")
-    return data, int(rate)
+    return data, int(rate), fmt
 
 
 def _read_wav(path: Path, mmap: bool = False) -> tuple[int, np.ndarray]:
@@ -98,8 +111,11 @@ def _read_wav(path: Path, mmap: bool = False) -> tuple[int, np.ndarray]:
         return wavfile.read(path, mmap=mmap)
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    return _soundfile().read(str(path), dtype="float64", always_2d=True)
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int, str]:
+    soundfile = _soundfile()
+    with soundfile.SoundFile(str(path)) as handle:
+        fmt = f"{handle.format}/{handle.subtype}".lower()  # e.g. flac/pcm_16, mp3/mpeg_layer_iii
+        return handle.read(dtype="float64", always_2d=True), handle.samplerate, fmt
 
 
 def _soundfile() -> ModuleType:
@@ -122,23 +138,27 @@ def _as_float(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float64) * _FULL_SCALE
 
 
-def conform(data: np.ndarray, rate: int) -> Conformed:
-    """Downmix (mean of channels) and resample to 16 kHz mono int16; 16 kHz mono int16 passes unchanged."""
+def conform(data: np.ndarray, rate: int, source_format: str | None = None) -> Conformed:
+    """Downmix (mean of channels) and resample to 16 kHz mono int16; 16 kHz mono int16 passes unchanged.
+
+    ``source_format`` defaults to the sample type of ``data``.
+    """
     frames, channels = data.shape
+    fmt = source_format or data.dtype.name
     if data.dtype == np.int16 and channels == 1 and rate == SAMPLE_RATE:
-        return Conformed(np.ascontiguousarray(data[:, 0]), rate, channels, clipped=False)
+        return Conformed(np.ascontiguousarray(data[:, 0]), rate, channels, clipped=False, source_format=fmt)
     x = _as_float(data).mean(axis=1)
     if rate != SAMPLE_RATE:
         common = gcd(SAMPLE_RATE, rate)
         x = resample_poly(x, SAMPLE_RATE // common, rate // common)
     x = np.rint(x)
     clipped = bool(np.any(x > 32767) or np.any(x < -32768))
-    return Conformed(np.clip(x, -32768, 32767).astype(np.int16), rate, channels, clipped)
+    return Conformed(np.clip(x, -32768, 32767).astype(np.int16), rate, channels, clipped, fmt)
 
 
 def load_conformed(path: Path) -> Conformed:
-    """``conform(*read_audio(path))``."""
-    return conform(*read_audio(path))
+    """``conform(*read_audio(path))``, recording the file's own sample format."""
+    return conform(*_decode(path))
 
 
 CORPUS_FORMAT = "16 kHz mono 16-bit PCM WAV"
