@@ -170,8 +170,8 @@ def read_corpus_wav(path: Path) -> np.ndarray:
     """The int16 samples of a corpus clip, which must already be in the corpus format (else ``AudioError``)."""
     if path.suffix.lower() != ".wav":
         raise AudioError(path, f"not a .wav file; corpus clips are {CORPUS_FORMAT}", hint=CONVERT_HINT)
-    data, rate = read_audio(path)
-    _require_corpus_format(path, rate, data.shape[1], data.dtype)
+    data, rate, fmt = _decode(path)
+    _require_corpus_format(path, rate, data.shape[1], fmt)
     return np.ascontiguousarray(data[:, 0])
 
 
@@ -185,23 +185,23 @@ def check_corpus_wav(path: Path) -> int:
     except (OSError, ValueError, EOFError, struct.error, wavfile.WavFileWarning):
         return len(read_corpus_wav(path))  # a full read says exactly why (truncated, 24-bit, not a WAV)
     frames, channels = (data.shape[0], 1) if data.ndim == 1 else data.shape
-    dtype = data.dtype
+    fmt = data.dtype.name
     del data  # release the mapping
     if frames == 0:
         raise AudioError(path, "no audio samples")
-    _require_corpus_format(path, rate, channels, dtype)
+    _require_corpus_format(path, rate, channels, fmt)
     return int(frames)
 
 
-def _require_corpus_format(path: Path, rate: int, channels: int, dtype: np.dtype) -> None:
+def _require_corpus_format(path: Path, rate: int, channels: int, fmt: str) -> None:
+    """``fmt`` as ``Conformed.source_format`` spells it: int16 is the only sample format a corpus clip has."""
     found = []
     if rate != SAMPLE_RATE:
         found.append(f"{rate} Hz")
     if channels != 1:
         found.append(f"{channels} channels")
-    if dtype != np.int16:
-        kind = {"f": "float", "u": "unsigned integer"}.get(dtype.kind, "integer")
-        found.append(f"{dtype.itemsize * 8}-bit {kind} samples")
+    if fmt != "int16":
+        found.append(f"{fmt} samples")
     if found:
         raise AudioError(path, f"{', '.join(found)}; a corpus clip must be {CORPUS_FORMAT}", hint=CONVERT_HINT)
 
