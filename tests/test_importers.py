@@ -382,6 +382,7 @@ def test_common_voice_manifest_groups_and_missing_file(common_voice: Path, tmp_p
     ]
     assert (report.rows_read, report.clips_written) == (4, 3) and report.balanced
     assert dict(report.resampled) == {48_000: 2, 44_100: 1} and dict(report.downmixed) == {2: 1}
+    assert set(m["source_format"]) == {"mp3/mpeg_layer_iii"} and dict(report.reformatted) == {"mp3/mpeg_layer_iii": 3}
     assert "test.tsv: no 'accents' column: 'accent' is empty for those rows" in report.notes
     assert "test.tsv: no 'age' column: 'age_band' is empty for those rows" in report.notes
     for cid, n in (
@@ -496,6 +497,7 @@ def test_mswc_manifest_resampling_and_skips(mswc: Path, tmp_path: Path) -> None:
         (5, "clips/hello/common_voice_en_9.opus", "missing file"),
     ]
     assert dict(report.resampled) == {48_000: 3} and report.balanced
+    assert set(m["source_format"]) == {"ogg/opus"} and dict(report.reformatted) == {"ogg/opus": 3}
     assert any("en_test.csv not read" in n for n in report.notes)
     assert "group columns absent: accent, accent_group, age_band, noise, snr_db, room" in " ".join(
         report.notes

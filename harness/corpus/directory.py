@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from harness.core.errors import DataError
+from harness.corpus.checks import check_clips, check_info, check_manifest, read_info
 
 MANIFESTS = ("manifest.parquet", "manifest.csv")
 CORPUS_JSON = "corpus.json"
@@ -86,7 +87,7 @@ class Corpus:
 
 
 def load_corpus(path: Path) -> Corpus:
-    """Read and check a corpus directory; problems name the file and column."""
+    """Read a corpus directory and validate it whole, before anything is scored (``harness.corpus.checks``)."""
     if not path.is_dir():
         raise DataError(f"{path}: corpus directory not found",
                         hint="create one with 'harness corpus synth --out DIR' or 'harness corpus import'")
@@ -96,12 +97,14 @@ def load_corpus(path: Path) -> Corpus:
     try:
         manifest = (pd.read_parquet(manifest_file) if manifest_file.suffix == ".parquet"
                     else pd.read_csv(manifest_file))
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{manifest_file}: the manifest is empty",
+                        hint=f"a manifest has a header row with {', '.join(REQUIRED_COLUMNS)} and one row per clip"
+                        ) from None
     except Exception as exc:  # noqa: BLE001 - any reader failure is a malformed file for the user
         raise DataError(f"{manifest_file}: cannot read manifest: {exc}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in manifest.columns]
-    if missing:
-        raise DataError(f"{manifest_file}: missing column(s) {', '.join(missing)}",
-                        hint=f"found: {', '.join(map(str, manifest.columns))}")
-    info_file = path / CORPUS_JSON
-    info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+    info = read_info(path / CORPUS_JSON)
+    check_manifest(manifest_file, manifest, REQUIRED_COLUMNS)
+    check_info(path / CORPUS_JSON, info, manifest)
+    manifest = check_clips(path, manifest_file, manifest)
     return Corpus(path=path, manifest=manifest, info=info, manifest_file=manifest_file)

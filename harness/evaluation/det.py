@@ -142,6 +142,13 @@ def operating_point(curve: pd.DataFrame, cutoff: float) -> dict[str, float]:
     return {key: float(row[key]) for key in ("threshold", "frr", "fa_per_hour")}
 
 
+def literal(text: object) -> str:
+    """A user string (group, accent) as matplotlib draws it verbatim: ``$`` escaped so no mathtext is parsed,
+    and a leading ``_`` kept visible (legends hide labels that start with it)."""
+    shown = str(text).replace("$", r"\$")
+    return "\u200b" + shown if shown.startswith("_") else shown
+
+
 def _save(fig: Figure, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +171,7 @@ def det_figure(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | Non
     floor = 0.5 / max(exposures) if exposures else 1e-3
     for group, curve in curves.items():
         fa_h = np.maximum(curve["fa_per_hour"].to_numpy(dtype=float), floor)
-        line = ax.plot(fa_h, 100.0 * curve["frr"].to_numpy(dtype=float), label=str(group))[0]
+        line = ax.plot(fa_h, 100.0 * curve["frr"].to_numpy(dtype=float), label=literal(group))[0]
         if operating_cutoff is not None and np.isclose(curve["threshold"], operating_cutoff).any():
             point = operating_point(curve, operating_cutoff)
             ax.plot(max(point["fa_per_hour"], floor), 100.0 * point["frr"], "o", color=line.get_color())
@@ -209,7 +216,8 @@ def group_rates_figure(
         raise DataError(f"no group values for metric '{metric}'")
     # barh draws the first row at the bottom, so the worst group goes last
     rows = rows.sort_values("value", ascending=metric not in HIGHER_IS_BETTER, kind="stable")
-    labels = [g if attribute else f"{a}: {g}" for a, g in zip(rows["attribute"], rows["group"], strict=True)]
+    pairs = zip(rows["attribute"], rows["group"], strict=True)
+    labels = [literal(g) if attribute else literal(f"{a}: {g}") for a, g in pairs]
     value = rows["value"].to_numpy(dtype=float)
     low, high = rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float)
     err = np.vstack([value - low, high - value])

@@ -20,7 +20,7 @@ import pandas as pd
 
 from harness.core.errors import DataError
 from harness.core.progress import Progress
-from harness.corpus.audio import load_conformed
+from harness.corpus.audio import AudioError, read_corpus_wav
 from harness.corpus.directory import Corpus
 from harness.evaluation.scoring import Scorer, make_scorer
 from harness.registry.models import ModelEntry
@@ -72,10 +72,14 @@ def _score_chunk(corpus_dir: str, clips: list[dict[str, Any]]) -> tuple[list[dic
 
 
 def read_clip(corpus_dir: Path, clip: dict[str, Any]) -> np.ndarray:
+    """A clip's int16 samples as stored: audio not in the corpus format is refused, never silently converted."""
     path = corpus_dir / str(clip["path"])
     if not path.is_file():
         raise DataError(f"{corpus_dir}: clip '{clip['clip_id']}' names a missing file {path}")
-    return load_conformed(path).samples
+    try:
+        return read_corpus_wav(path)
+    except AudioError as exc:
+        raise DataError(f"{corpus_dir}: clip '{clip['clip_id']}': {path}: {exc.reason}", hint=exc.hint) from None
 
 
 def evaluate(

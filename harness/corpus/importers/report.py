@@ -33,6 +33,7 @@ class ImportReport:
     excluded: Counter[str] = field(default_factory=Counter)  # left out on purpose by an option
     resampled: Counter[int] = field(default_factory=Counter)  # original sample rate -> clips
     downmixed: Counter[int] = field(default_factory=Counter)  # original channel count -> clips
+    reformatted: Counter[str] = field(default_factory=Counter)  # original sample format (not int16) -> clips
     clipped: int = 0  # clips with samples clipped to int16 after downmix or resampling
     notes: list[str] = field(default_factory=list)
     group_columns: list[str] = field(default_factory=list)
@@ -71,6 +72,9 @@ class ImportReport:
         ]
         lines += [
             f"downmixed to mono: {n} clips with {ch} channels" for ch, n in sorted(self.downmixed.items())
+        ]
+        lines += [
+            f"converted to int16: {n} clips of {fmt}" for fmt, n in sorted(self.reformatted.items())
         ]
         if self.clipped:
             lines.append(f"clipped to int16 after conversion: {self.clipped} clips")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from harness.corpus.importers.base import Importer, Scan, SourceClip
 
 CORE_COLUMNS = ["clip_id", "path", "label", "split", "speaker", "kind"]
-PROVENANCE_COLUMNS = ["source_path", "source_rate", "source_channels", "duration_s"]
+PROVENANCE_COLUMNS = ["source_path", "source_rate", "source_channels", "source_format", "duration_s"]
 STANDARD_GROUPS = ("accent", "accent_group", "gender", "age_band", "language", "noise", "snr_db", "room")
 
 
@@ -85,6 +85,7 @@ def write_corpus(
                 "rows_excluded": dict(report.excluded),
                 "resampled_from_hz": {str(k): v for k, v in sorted(report.resampled.items())},
                 "downmixed_from_channels": {str(k): v for k, v in sorted(report.downmixed.items())},
+                "converted_from_format": dict(sorted(report.reformatted.items())),
                 "clipped": report.clipped,
             },
         }
@@ -130,6 +131,8 @@ def _write_clips(
             report.resampled[audio.source_rate] += 1
         if audio.downmixed:
             report.downmixed[audio.source_channels] += 1
+        if audio.reformatted:
+            report.reformatted[audio.source_format] += 1
         report.clipped += audio.clipped
         rel = f"clips/{clip.clip_id}.wav"
         write_wav(staging / rel, audio.samples)
@@ -147,6 +150,7 @@ def _write_clips(
                 "source_path": _display(clip.audio, base),
                 "source_rate": audio.source_rate,
                 "source_channels": audio.source_channels,
+                "source_format": audio.source_format,
                 "duration_s": len(audio.samples) / SAMPLE_RATE,
             }
         )
