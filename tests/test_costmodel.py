@@ -127,6 +127,7 @@ def test_an_onnx_model_on_a_tflm_stack_is_not_deployable_and_the_row_has_no_numb
     assert np.isnan(m.device_latency_s).all() and m.energy is None and m.trace is None
     row = efficiency_row(entry, MCU, deployment, m, grid_kg_per_kwh=0.4, default_rate_hz=1.0, seed=0)
     assert row["deployable"] is False and "onnx" in row["not_deployable_reason"]
+    assert row["provenance"] == "not deployable"
     assert all(math.isnan(row[c]) for c in ("latency_ms_p50", "latency_ms_p99", "energy_mj_per_inference",
                                             "deployed_power_mw", "latency_ms_p99_high"))
     assert row["fits_latency"] is None and row["fits_power"] is None

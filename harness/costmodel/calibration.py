@@ -360,7 +360,10 @@ def write(cal: Calibration, json_path: Path, doc_path: Path) -> None:
         "predicted over all held-out rows gives the error band every prediction is multiplied by: "
         f"[{band['low']}, {band['high']}]. A row is *covered* when its published latency lies inside the band drawn "
         "from the other rows' ratios (the interval the model would have given it without that row): "
-        f"{covered} of {len(cal.loo)} rows are covered. The rows that each identify one factor (cmsis-nn, "
+        f"{covered} of {len(cal.loo)} rows are covered. If the held-out errors are exchangeable, a new row falls "
+        f"inside the [min, max] of {len(cal.loo)} of them with probability {len(cal.loo) - 1}/{len(cal.loo) + 1}: "
+        "the band is a rough guide, not a 95 % interval, and a policy that needs more should require measured "
+        "evidence (`evidence: measured`). The rows that each identify one factor (cmsis-nn, "
         "x-cube-ai, Cortex-M33, Cortex-M7, MVP) fit it exactly, so holding one out leaves its factor unidentified: "
         "they cannot be cross-validated, and their transfer to other models is covered by the same band.",
         "2. **Estimated parameters**: each has a prior range (table below). Moving one estimate to the end of its "

@@ -1,10 +1,10 @@
 """An efficiency row: one (model, target) measurement turned into latency, energy, deployed power and budget fits.
 
 Every row says where its device figures come from (``provenance``): ``measured:device`` (a DUT over the link),
-``measured:host`` (the host timed it), or ``predicted:calibrated`` / ``predicted:estimated`` (the cost model, with
-or without estimated parameters, named in ``estimated_params``). Predicted rows carry the cost model's interval
-combined with the jitter (``*_low``/``*_high``); a model the target's stack cannot run has ``deployable`` false,
-the reason, and no device figures.
+``measured:host`` (the host timed it), ``predicted:calibrated`` / ``predicted:estimated`` (the cost model, with or
+without estimated parameters, named in ``estimated_params``), ``predicted:simulated-dut``, or ``not deployable``.
+Predicted rows carry the cost model's interval combined with the jitter (``*_low``/``*_high``); a model the
+target's stack cannot run has ``deployable`` false, the reason, and no device figures.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def efficiency_row(
         "seed": seed,
         "estimated_params": ";".join(details.get("estimated_parameters", [])),
         "calibrated_params": ";".join(details.get("calibrated_parameters", [])),
-        "provenance": provenance(measurement.backend, details.get("estimated_parameters", []),
-                                 measurement.row_fields),
+        "provenance": "not deployable" if reason else provenance(
+            measurement.backend, details.get("estimated_parameters", []), measurement.row_fields),
         "deployable": not reason,
         "not_deployable_reason": reason,
     }
