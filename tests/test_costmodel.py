@@ -202,3 +202,13 @@ def test_a_simulated_row_says_predicted_and_carries_the_model_interval() -> None
     assert row["latency_ms_p99_high"] == pytest.approx(row["latency_ms_p99"] * scale_high)
     assert row["energy_mj_per_inference_high"] == pytest.approx(row["energy_mj_per_inference"] * scale_high)
     assert row["deployable"] is True and row["not_deployable_reason"] == ""
+
+
+def test_the_shipped_model_and_doc_are_what_harness_calibrate_writes(tmp_path) -> None:
+    cal = calibration.calibrate()
+    assert json.loads(json.dumps(cal.params)) == _params()  # else: run `harness calibrate --write`
+    calibration.write(cal, tmp_path / "m.json", tmp_path / "c.md")
+    shipped = Path(calibration.__file__).parents[2] / "docs" / "calibration.md"
+    assert (tmp_path / "c.md").read_text() == shipped.read_text()
+    assert "| reference row: MLPerf Tiny v0.5 reference NUCLEO-L4R5ZI tflm-reference ic | 704.225 |" in \
+        shipped.read_text()
