@@ -41,6 +41,7 @@ class RunSpec:
     false_accepts: int = 0
     negative_hours: float = 20.0
     groups: list[Group] = field(default_factory=lambda: [Group("en-us", 200, 200), Group("ru", 200, 200)])
+    row_extra: dict = field(default_factory=dict)  # further efficiency.csv columns (provenance, intervals)
 
 
 def energy_mj(spec: RunSpec) -> float:
@@ -76,7 +77,7 @@ def _efficiency(run: Path, spec: RunSpec) -> None:
            "latency_ms_p99": float(np.percentile(spec.latencies_ms, 99)), "energy_mj_per_inference": e,
            "latency_budget_ms": spec.budgets[0], "power_budget_mw": spec.budgets[1], "sram_bytes": spec.sram_bytes,
            "flash_bytes": 2_097_152, "idle_power_mw": spec.idle_mw, "inference_rate_hz": spec.rate_hz,
-           "duty_cycle": duty, "deployed_power_mw": deployed, "n_runs": spec.n_runs}
+           "duty_cycle": duty, "deployed_power_mw": deployed, "n_runs": spec.n_runs, **spec.row_extra}
     write_table(pd.DataFrame([row]), run, "efficiency", title="efficiency")
 
 

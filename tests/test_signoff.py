@@ -277,3 +277,71 @@ def test_a_board_entry_overrides_its_class_and_a_model_entry_the_defaults(tmp_pa
     run = write_run(tmp_path, RunSpec(budgets=(1000.0, 100.0), target="esp32-s3"))
     power = gate(evaluate(run, policy, TODAY), "power/kws-a/esp32-s3")
     assert power.threshold == 250
+
+
+def _p90_order_interval() -> tuple[float, float]:
+    cdf = np.cumsum([math.comb(200, k) * 0.9**k * 0.1 ** (200 - k) for k in range(201)])
+    return float(np.argmax(cdf >= 0.025)), float(np.argmax(cdf >= 0.975) + 1)  # sample k is k ms
+
+
+def predicted(spec: RunSpec, low: float, high: float) -> RunSpec:
+    """The spec's row as the simulated device writes it: predicted, with the cost model's interval x[low, high]."""
+    p50, p90, p99 = (float(np.percentile(spec.latencies_ms, q)) for q in (50, 90, 99))
+    e = energy_mj(spec)
+    spec.row_extra = {"provenance": "predicted:estimated", "estimated_params": "core_factor.cortex-m55",
+                      "deployable": True, "not_deployable_reason": "",
+                      "latency_ms_p50_low": p50 * low, "latency_ms_p50_high": p50 * high,
+                      "latency_ms_p90_low": p90 * low, "latency_ms_p90_high": p90 * high,
+                      "latency_ms_p99_low": p99 * low, "latency_ms_p99_high": p99 * high,
+                      "energy_mj_per_inference_low": e * low, "energy_mj_per_inference_high": e * high,
+                      "deployed_power_mw_low": e * low, "deployed_power_mw_high": e * high}
+    return spec
+
+
+def test_a_prediction_is_decided_on_the_cost_model_interval_times_the_jitter_interval(tmp_path) -> None:
+    result = evaluate(write_run(tmp_path, predicted(RunSpec(), 0.5, 2.0)), load_policy(write_policy(tmp_path)),
+                      TODAY)
+    lat = gate(result, "latency_p90/kws-a/mcu")
+    low_k, high_k = _p90_order_interval()
+    assert (lat.ci_low, lat.ci_high) == (low_k * 0.5, high_k * 2.0) and lat.status == PASS
+    assert lat.provenance == "predicted:estimated" and "predicted by the cost model" in lat.reason
+    e = energy_mj(RunSpec())
+    power = gate(result, "power/kws-a/mcu")  # constant current: the trace's own interval is the point
+    assert (power.ci_low, power.ci_high) == pytest.approx((e * 0.5, e * 2.0))
+    assert gate(result, "frr/kws-a").provenance == "measured:host"
+    assert gate(result, "memory_flash/kws-a/mcu").provenance == "measured:host"
+    md = (tmp_path / "run-a" / "signoff.md")
+    signoff_run(tmp_path / "run-a", load_policy(write_policy(tmp_path)), TODAY)
+    assert "| PASS | `latency_p90/kws-a/mcu` | 180.1 ms | predicted:estimated |" in md.read_text()
+    record = json.loads((tmp_path / "run-a" / "signoff.json").read_text())
+    assert {g["id"]: g["provenance"] for g in record["gates"]}["latency_p90/kws-a/mcu"] == "predicted:estimated"
+
+
+def test_a_prediction_whose_interval_straddles_the_budget_is_undecided_not_failed(tmp_path) -> None:
+    result = evaluate(write_run(tmp_path, predicted(RunSpec(), 0.5, 6.0)), load_policy(write_policy(tmp_path)),
+                      TODAY)
+    lat = gate(result, "latency_p90/kws-a/mcu")
+    assert lat.ci_high == _p90_order_interval()[1] * 6.0 > 1000 and lat.status == INSUFFICIENT
+    assert lat.extra_samples is None  # more simulated runs cannot narrow the cost model's uncertainty
+
+
+def test_a_policy_requiring_measurements_leaves_predicted_gates_undecided(tmp_path) -> None:
+    policy = load_policy(write_policy(tmp_path, "efficiency:\n  targets:\n    mcu: {evidence: measured}\n"))
+    result = evaluate(write_run(tmp_path, predicted(RunSpec(), 0.9, 1.1)), policy, TODAY)
+    lat = gate(result, "latency_p90/kws-a/mcu")
+    assert lat.status == INSUFFICIENT and "measure on a device" in lat.reason and "would be PASS" in lat.reason
+    assert gate(result, "memory_flash/kws-a/mcu").status == PASS  # a file size is not a prediction
+    measured = RunSpec(row_extra={"provenance": "measured:device"})
+    run = write_run(tmp_path, measured, run_id="run-b")
+    assert gate(evaluate(run, policy, TODAY), "latency_p90/kws-a/mcu").status == PASS
+
+
+def test_a_model_the_stack_cannot_run_fails_its_efficiency_gates_with_the_reason(tmp_path) -> None:
+    spec = RunSpec(row_extra={"provenance": "predicted:estimated", "deployable": False,
+                              "not_deployable_reason": "onnx model: the tflm-reference stack runs tflite models only"})
+    result = evaluate(write_run(tmp_path, spec), load_policy(write_policy(tmp_path)), TODAY)
+    for gid in ("latency_p90/kws-a/mcu", "power/kws-a/mcu"):
+        g = gate(result, gid)
+        assert g.status == FAIL and g.value is None and g.provenance == "not deployable"
+        assert "not deployable on this stack" in g.reason and "onnx model" in g.reason
+    assert result.verdict == FAIL

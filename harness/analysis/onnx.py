@@ -16,7 +16,16 @@ Conventions (see also :mod:`harness.analysis`):
 * ``params`` sums the elements of initializers and Constant nodes.
 * Symbolic or unknown dimensions count as 1 (said in ``notes``); an op whose shapes shape inference
   could not give has 0 MACs and output elements (also said in ``notes``).
-* ``peak_activation_bytes`` as for TFLite: live ranges of non-constant tensors over the node order.
+* ``peak_activation_bytes`` as for TFLite: live ranges of non-constant tensors over the node order, each
+  at the width of its element type (int8 tensors count one byte).
+* Quantized models in QDQ form (QuantizeLinear/DequantizeLinear around float ops, as ONNX Runtime's
+  quantizer writes them): a DequantizeLinear of a constant (weights) or whose output is not a graph output,
+  and a QuantizeLinear whose input is not a graph input, are ``fused``: quantized runtimes fold them into
+  the integer kernel next to them. The float tensors between a fused pair are never materialised, so they
+  do not count in ``peak_activation_bytes``.
+* ``dtype`` of a MAC op: int8 for the integer ops (QLinearConv, ConvInteger, MatMulInteger, QLinearMatMul)
+  and for float ops fed by a DequantizeLinear (QDQ; int16 when it dequantizes int16); else the type of the
+  activation input (float32 for float and float16 models).
 """
 
 from __future__ import annotations
@@ -50,6 +59,10 @@ _BITS = {"FLOAT": 32, "UINT8": 8, "INT8": 8, "UINT16": 16, "INT16": 16, "INT32":
          "BFLOAT16": 16, "FLOAT8E4M3FN": 8, "FLOAT8E4M3FNUZ": 8, "FLOAT8E5M2": 8, "FLOAT8E5M2FNUZ": 8,
          "UINT4": 4, "INT4": 4, "FLOAT4E2M1": 4, "FLOAT8E8M0": 8, "UINT2": 2, "INT2": 2}  # fmt: skip
 _BITS_BY_TYPE = {getattr(TensorProto, k): v for k, v in _BITS.items() if hasattr(TensorProto, k)}
+_COMPUTE = {TensorProto.INT8: "int8", TensorProto.UINT8: "int8", TensorProto.INT16: "int16",
+            TensorProto.UINT16: "int16", TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float32",
+            TensorProto.BFLOAT16: "float32", TensorProto.DOUBLE: "float32"}
+_INTEGER_OPS = {"QLinearConv", "ConvInteger", "MatMulInteger", "QLinearMatMul"}
 
 Shape = list[int]
 
@@ -107,17 +120,24 @@ def _profile(graph: onnx.GraphProto, model_bytes: int, notes: list[str]) -> Mode
     for name, dims in consts.items():
         shapes.setdefault(name, dims)
 
+    fused = _fused_qdq(graph, consts)
+    producer = {o: n for n in graph.node for o in n.output}
     ops: list[OpCost] = []
     unknown: list[str] = []
-    for node in graph.node:
+    for index, node in enumerate(graph.node):
         op_type, macs = _classify(node, shapes, consts)
         out = shapes.get(node.output[0]) if node.output and node.output[0] else None
         if out is None and node.output and node.output[0]:
             unknown.append(node.name or node.op_type)
-        ops.append(OpCost(len(ops), op_type, macs, math.prod(out) if out is not None else 0))
+        dtype = _compute_type(node, producer, types, consts) if macs else ""
+        ops.append(OpCost(len(ops), op_type, macs, math.prod(out) if out is not None else 0, dtype,
+                          index in fused))
 
+    nodes = list(graph.node)
+    unmaterialised = {nodes[i].output[0] for i in fused if nodes[i].op_type == "DequantizeLinear"}
+    unmaterialised |= {nodes[i].input[0] for i in fused if nodes[i].op_type == "QuantizeLinear"}
     sizes = {n: (math.prod(s) * _BITS_BY_TYPE.get(types[n], 0) + 7) // 8
-             for n, s in shapes.items() if n not in consts and n in types}
+             for n, s in shapes.items() if n not in consts and n in types and n not in unmaterialised}
     steps = [(list(n.input), list(n.output)) for n in graph.node if n.op_type != "Constant"]
     peak = peak_live_bytes(steps, sizes, [i.name for i in graph.input], [o.name for o in graph.output])
 
@@ -140,6 +160,31 @@ def _profile(graph: onnx.GraphProto, model_bytes: int, notes: list[str]) -> Mode
         subgraphs=1 + bodies,
         notes=tuple(notes),
     )
+
+
+def _fused_qdq(graph: onnx.GraphProto, consts: dict[str, Shape]) -> set[int]:
+    """Indices of the QDQ nodes a quantized runtime folds into its integer kernels (see the module docstring)."""
+    inputs = {i.name for i in graph.input}
+    outputs = {o.name for o in graph.output}
+    fused = set()
+    for index, node in enumerate(graph.node):
+        if not node.input or not node.output:
+            continue
+        if node.op_type == "DequantizeLinear" and (node.input[0] in consts or node.output[0] not in outputs):
+            fused.add(index)
+        elif node.op_type == "QuantizeLinear" and node.input[0] not in inputs:
+            fused.add(index)
+    return fused
+
+
+def _compute_type(node: onnx.NodeProto, producer: dict[str, onnx.NodeProto], types: dict[str, int],
+                  consts: dict[str, Shape]) -> str:
+    """The type a MAC op computes in (module docstring): what decides its kernel's cycles per MAC."""
+    x = node.input[0] if node.input else ""
+    source = producer.get(x)
+    if node.op_type not in _INTEGER_OPS and source is not None and source.op_type == "DequantizeLinear":
+        x = source.input[0]
+    return _COMPUTE.get(types.get(x, 0), "int8" if node.op_type in _INTEGER_OPS else "")
 
 
 def _count_bodies(node: onnx.NodeProto) -> int:

@@ -14,6 +14,8 @@ class OpCost:
     op_type: str  # upper-case TFLite builtin name, e.g. CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED
     macs: int
     output_elements: int
+    dtype: str = ""  # compute type of a MAC op: int8, int16 or float32 ("" when unknown or not a MAC op)
+    fused: bool = False  # folded into a neighbour by the runtime (an ONNX QDQ pair): no work, no dispatch
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class ModelProfile:
         return sum(op.macs for op in self.ops)
 
     @property
+    def dtypes(self) -> list[str]:
+        """Compute types of the MAC ops, e.g. ["int8"] for a fully quantized model."""
+        return sorted({op.dtype for op in self.ops if op.macs and op.dtype})
+
+    @property
     def op_histogram(self) -> dict[str, int]:
         return dict(sorted(Counter(op.op_type for op in self.ops).items()))
 
@@ -45,7 +52,8 @@ class ModelProfile:
         """One profile for models that run in sequence each step (e.g. front end + embedding + head)."""
         ops: list[OpCost] = []
         for p in profiles:
-            ops += [OpCost(len(ops) + i, o.op_type, o.macs, o.output_elements) for i, o in enumerate(p.ops)]
+            ops += [OpCost(len(ops) + i, o.op_type, o.macs, o.output_elements, o.dtype, o.fused)
+                    for i, o in enumerate(p.ops)]
         return ModelProfile(
             format="+".join(sorted({p.format for p in profiles})),
             model_bytes=sum(p.model_bytes for p in profiles),

@@ -16,6 +16,8 @@ Conventions (see also :mod:`harness.analysis`):
   FULLY_CONNECTED = out_elements * in_features (= batch * out_features * in_features);
   BATCH_MATMUL = out_elements * K; TRANSPOSE_CONV = in_elements * k_h * k_w * out_c;
   CONV_3D = out_elements * k_d * k_h * k_w * in_c. Every other op: 0.
+* ``dtype`` of a MAC op is the type of its activation input (int8/uint8 -> int8, int16, float32/float16 ->
+  float32): the kernel a runtime picks follows it.
 * A tensor is constant when its buffer holds data; ``params`` sums their element counts.
 * ``peak_activation_bytes`` is the largest :func:`~harness.analysis.peak_live_bytes` of any
   subgraph over its non-constant tensors in file order; graph inputs are live from the start,
@@ -48,6 +50,8 @@ _BITS = {
 }  # fmt: skip
 _BITS.update({getattr(_TT, n): b for n, b in [("INT2", 2), ("UINT4", 4), ("FLOAT8_E4M3FN", 8),
                                                ("FLOAT8_E5M2", 8)] if hasattr(_TT, n)})
+# Compute type of a MAC op from its activation input: quantized kernels, or float (hybrid float/int8 models too).
+_COMPUTE = {_TT.INT8: "int8", _TT.UINT8: "int8", _TT.INT16: "int16", _TT.FLOAT32: "float32", _TT.FLOAT16: "float32"}
 _PARSE_ERRORS = (struct.error, IndexError, KeyError, TypeError, ValueError, AttributeError,
                  UnicodeDecodeError, OverflowError, RecursionError, MemoryError)
 
@@ -166,6 +170,11 @@ def _op_macs(name: str, op: schema_fb.OperatorT, tensors: list[schema_fb.TensorT
     return 0
 
 
+def _compute_type(op: schema_fb.OperatorT, tensors: list[schema_fb.TensorT]) -> str:
+    first = next(iter(_ints(op.inputs)), -1)
+    return _COMPUTE.get(tensors[first].type, "") if first >= 0 else ""
+
+
 def _profile(model: schema_fb.ModelT, model_bytes: int) -> ModelProfile:
     params = 0
     peak = 0
@@ -191,7 +200,8 @@ def _profile(model: schema_fb.ModelT, model_bytes: int) -> ModelProfile:
             name = _op_name(model, op)
             first = next(iter(_ints(op.outputs)), -1)
             out_elements = _elements(tensors[first].shape) if first >= 0 else 0
-            ops.append(OpCost(len(ops), name, _op_macs(name, op, tensors, out_elements), out_elements))
+            macs = _op_macs(name, op, tensors, out_elements)
+            ops.append(OpCost(len(ops), name, macs, out_elements, _compute_type(op, tensors) if macs else ""))
 
     notes = [_describe(model, i) for i in range(len(model.subgraphs)) if i not in run]
     notes += _variable_note(model)

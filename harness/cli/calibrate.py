@@ -18,12 +18,15 @@ def command(write: bool) -> None:
 
     The method is in docs/calibration.md. Without --write nothing is changed.
     """
-    params, residuals = calibration.fit()
-    for r in residuals:
+    cal = calibration.calibrate()
+    for r in cal.residuals:
         click.echo(f"{r['residual_pct']:>8.2f} %  {r['predicted_ms']:>10.3f} ms vs {r['published_ms']:>10.3f} ms  "
                    f"{r['row']}")
+    covered = sum(r["covered"] for r in cal.loo)
+    click.echo(f"leave-one-out: published / predicted in [{cal.params['error_band']['low']}, "
+               f"{cal.params['error_band']['high']}]; {covered} of {len(cal.loo)} held-out rows covered")
     if write:
         json_path = Path(str(resources.files("harness.costmodel").joinpath("cost_model.json")))
         doc_path = project_root() / "docs" / "calibration.md"
-        calibration.write(params, residuals, json_path, doc_path)
+        calibration.write(cal, json_path, doc_path)
         click.echo(f"wrote {json_path} and {doc_path}")

@@ -73,6 +73,80 @@ ESTIMATES: dict[str, dict[str, Any]] = {
     "jitter_sigma.phone": {"value": 0.05, "source": "estimate: OS scheduling and DVFS add ~5%"},
 }
 
+# The prior range of each estimate, for the prediction interval: where nothing published pins a factor the
+# range is wide (x/÷ 3 around the guess for the application cores, whose int8 NEON throughput we have no row for).
+PRIOR_RANGES: dict[str, tuple[float, float, str]] = {
+    "elementwise_cycles": (2.0, 12.0, "from a fused single-cycle op to a float requantise per element"),
+    "dispatch_cycles.x-cube-ai": (0.0, 2000.0, "from inlined layers to the TFLM interpreter's order of magnitude"),
+    "dispatch_cycles.litert-xnnpack": (500.0, 10000.0, "0.2-4 us per op at 2-3 GHz"),
+    "core_factor.cortex-m0plus": (1.5, 4.0, "no DSP extension: at best the M4 without SIMD, at worst 2x that"),
+    "core_factor.cortex-m55": (0.2, 1.0, "from full Helium speed-up (~4x over M4 SIMD) to none"),
+    "core_factor.cortex-m85": (0.15, 0.8, "as Cortex-M55, a little faster"),
+    "core_factor.xtensa-lx7": (0.6, 2.0, "scalar LX7 against the M4, either side"),
+    "core_factor.cortex-a53": (0.15, 1.5, "x/÷ 3: no published int8 row for this core"),
+    "core_factor.cortex-a72": (0.08, 0.75, "x/÷ 3: no published int8 row for this core"),
+    "core_factor.cortex-a76": (0.05, 0.45, "x/÷ 3: no published int8 row for this core"),
+    "core_factor.cortex-a78": (0.04, 0.36, "x/÷ 3: no published int8 row for this core"),
+    "core_factor.cortex-x": (0.03, 0.3, "x/÷ 3: no published int8 row for this core"),
+    "stack_factor.esp-nn": (0.15, 1.0, "from ~7x over reference kernels to no gain"),
+    "stack_factor.litert-xnnpack": (0.33, 3.0, "x/÷ 3 around XNNPACK = core speed"),
+    "thread_efficiency": (0.2, 0.95, "from poor to near-linear scaling of small graphs"),
+}
+
+# Cycles per MAC by compute type, relative to the int8 kernels every published row ran.
+DTYPE_FACTORS: dict[str, dict[str, Any]] = {
+    "int8": {"value": 1.0, "fitted": True, "source": "definition: every calibration row runs int8 kernels"},
+    "int16": {"value": 1.3, "range": [1.0, 2.0], "source": "estimate: CMSIS-NN's s16 kernels use the same SMLAD dual "
+              "16-bit MAC as its s8 kernels (which widen int8 to 16 bits first) but move twice the bytes "
+              "(github.com/ARM-software/CMSIS-NN, Source/ConvolutionFunctions)"},
+    "float32-reference": {"value": 1.5, "range": [0.8, 3.0], "source": "estimate: float ops on an FPU core run "
+                          "TFLM's reference kernels even with an optimised stack (tensorflow/tflite-micro "
+                          "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc calls reference_ops::Conv for "
+                          "kTfLiteFloat32); "
+                          "a single-precision VMLA.F32 takes 3 cycles on Cortex-M4 against 1 cycle for an integer MLA "
+                          "(Arm Cortex-M4 Technical Reference Manual, ARM DDI 0439, FPU instruction timing)"},
+    "float32-optimized": {"value": 2.0, "range": [1.0, 4.0], "source": "estimate: a stack with float kernels "
+                          "(XNNPACK F32, X-CUBE-AI float) does 4 float32 lanes per 128-bit vector against 16 int8 "
+                          "lanes (8 with int8 dot products counted per pair); XNNPACK's QS8 kernels are typically "
+                          "1.5-3x faster than its F32 kernels on the same core"},
+    "float32-soft": {"value": 8.0, "range": [4.0, 20.0], "source": "estimate: no FPU (Cortex-M0+ implements "
+                     "Armv6-M without floating point; Arm Cortex-M0+ Technical Reference Manual), so each float "
+                     "multiply and add is a software routine of tens of cycles (__aeabi_fmul, __aeabi_fadd)"},
+}
+
+# What each stack can run. A format outside ``formats`` makes a model not deployable on the stack.
+SUPPORT: dict[str, Any] = {
+    "stacks": {
+        "tflm-reference": {"formats": ["tflite"], "optimized_dtypes": [], "float_kernels": "reference",
+                           "source": "TensorFlow Lite Micro loads TFLite flatbuffers only (github.com/tensorflow/"
+                                     "tflite-micro)"},
+        "tflm-cmsis-nn": {"formats": ["tflite"], "optimized_dtypes": ["int8", "int16"], "float_kernels": "reference",
+                          "source": "TFLite Micro with CMSIS-NN kernels, which cover int8 and int16 only "
+                                    "(github.com/ARM-software/CMSIS-NN README); float ops use TFLM's reference "
+                                    "kernels"},
+        "esp-nn": {"formats": ["tflite"], "optimized_dtypes": ["int8"], "float_kernels": "reference",
+                   "source": "TFLite Micro (esp-tflite-micro) with ESP-NN, whose optimised kernels are int8 "
+                             "(github.com/espressif/esp-nn README); other types use TFLM's reference kernels"},
+        "x-cube-ai": {"formats": ["tflite", "onnx"], "optimized_dtypes": ["int8", "float32"],
+                      "float_kernels": "optimized",
+                      "source": "STM32Cube.AI (X-CUBE-AI) imports Keras, TFLite and ONNX models, float32 or "
+                                "int8-quantized (ST, X-CUBE-AI user manual UM2526)"},
+        "litert-xnnpack": {"formats": ["tflite"], "optimized_dtypes": ["int8", "float32"],
+                           "float_kernels": "optimized",
+                           "source": "LiteRT runs .tflite models; its XNNPACK delegate has F32 and QS8/QU8 kernels "
+                                     "(tensorflow/lite/delegates/xnnpack/README.md)"},
+    },
+    "accelerators": {
+        "none": {"dtypes": [], "cpu_fallback": True, "source": "no accelerator"},
+        "mvp": {"dtypes": ["int8"], "cpu_fallback": True,
+                "source": "estimate: the xG24 MVP is used by Silicon Labs' TFLM kernels for int8 layers; other "
+                          "layers run on the Cortex-M33"},
+    },
+    "cores_without_fpu": {"cores": ["cortex-m0plus"],
+                          "source": "Armv6-M has no floating-point extension (Arm Cortex-M0+ Technical Reference "
+                                    "Manual); every other core in the registry has a single-precision FPU"},
+}
+
 
 @dataclass(frozen=True)
 class Row:
@@ -111,17 +185,74 @@ def reference_work() -> dict[str, Work]:
     return {task: Work.of(analyze(build_artifact(name))) for task, name in REFERENCE_MODELS.items()}
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """The fitted parameters (JSON-ready), in-sample residuals, and the leave-one-out record per reference row."""
+
+    params: dict[str, Any]
+    residuals: list[dict[str, Any]]
+    loo: list[dict[str, Any]]
+
+
+def _reference_fit(work: dict[str, Work], ref: list[Row]) -> tuple[float, float, float]:
+    """cycles per conv MAC, per depthwise MAC and dispatch cycles per op, by relative-error NNLS over ``ref``."""
+    ew = ESTIMATES["elementwise_cycles"]["value"]
+    a = np.array([[work[r.task].conv_macs, work[r.task].dw_macs, work[r.task].n_ops] for r in ref])
+    b = np.array([r.cycles - ew * work[r.task].elements for r in ref])
+    obs = np.array([r.cycles for r in ref])
+    (cpm_conv, cpm_dw, dispatch), _ = nnls(a / obs[:, None], b / obs)
+    return float(cpm_conv), float(cpm_dw), float(dispatch)
+
+
+def _reference_ms(w: Work, row: Row, cpm_conv: float, cpm_dw: float, dispatch: float) -> float:
+    cycles = (w.conv_macs * cpm_conv + w.dw_macs * cpm_dw + w.elements * ESTIMATES["elementwise_cycles"]["value"]
+              + w.n_ops * dispatch)
+    return cycles / (row.clock_mhz * 1e6) * 1e3
+
+
+def leave_one_out(work: dict[str, Work], ref: list[Row]) -> list[dict[str, Any]]:
+    """Refit without each reference row and predict it; its interval is the band of the other rows' errors.
+
+    ``ratio`` is published / predicted. A row is covered when its published latency lies in
+    [predicted x min ratio, predicted x max ratio] over the other rows, the interval the model would have given it.
+    """
+    out = []
+    for r in ref:
+        predicted = _reference_ms(work[r.task], r, *_reference_fit(work, [o for o in ref if o is not r]))
+        out.append({"row": r.cite(), "published_ms": r.latency_ms, "predicted_ms": round(predicted, 3),
+                    "ratio": round(r.latency_ms / predicted, 4)})
+    for rec in out:
+        others = [o["ratio"] for o in out if o is not rec]
+        low, high = rec["predicted_ms"] * min(others), rec["predicted_ms"] * max(others)
+        rec.update(interval_ms=[round(low, 3), round(high, 3)], covered=bool(low <= rec["published_ms"] <= high))
+    return out
+
+
+def calibrate(work: dict[str, Work] | None = None) -> Calibration:
+    """Fit the model, cross-validate the reference fit, and return everything ``harness calibrate`` writes."""
+    work = work or reference_work()
+    rows = published_rows()
+    ref = [r for r in rows if r.submitter == "reference" and r.stack == "tflm-reference"]
+    loo = leave_one_out(work, ref)
+    params, residuals = fit(work)
+    ratios = [rec["ratio"] for rec in loo]
+    covered = sum(rec["covered"] for rec in loo)
+    params["error_band"] = {
+        "low": min(ratios), "high": max(ratios),
+        "source": f"leave-one-out over the {len(loo)} MLPerf Tiny reference rows: published / predicted latency "
+                  f"ranged {min(ratios)}-{max(ratios)}; the band drawn from the other rows covered {covered} of "
+                  f"{len(loo)} held-out rows",
+    }
+    return Calibration(params, residuals, loo)
+
+
 def fit(work: dict[str, Work] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return the cost-model parameters (JSON-ready) and one residual record per published row."""
     work = work or reference_work()
     rows = published_rows()
     ew = ESTIMATES["elementwise_cycles"]["value"]
     ref = [r for r in rows if r.submitter == "reference" and r.stack == "tflm-reference"]
-    # Relative-error least squares: divide each equation by its observed cycles.
-    a = np.array([[work[r.task].conv_macs, work[r.task].dw_macs, work[r.task].n_ops] for r in ref])
-    b = np.array([r.cycles - ew * work[r.task].elements for r in ref])
-    obs = np.array([r.cycles for r in ref])
-    (cpm_conv, cpm_dw, dispatch_ref), _ = nnls(a / obs[:, None], b / obs)
+    cpm_conv, cpm_dw, dispatch_ref = _reference_fit(work, ref)
 
     def mac_cycles(w: Work) -> float:
         return w.conv_macs * cpm_conv + w.dw_macs * cpm_dw + w.elements * ew
@@ -157,7 +288,12 @@ def fit(work: dict[str, Work] | None = None) -> tuple[dict[str, Any], list[dict[
     fitted["stack_factor.tflm-reference"] = {"value": 1.0, "source": "definition: the reference stack",
                                              "fitted": True}
     fitted["accelerator_factor.none"] = {"value": 1.0, "source": "definition: no accelerator", "fitted": True}
-    params = _nest({**{k: {**v, "fitted": False} for k, v in ESTIMATES.items()}, **fitted})
+    estimates = {k: {**v, "fitted": False, **({"range": list(PRIOR_RANGES[k][:2])} if k in PRIOR_RANGES else {})}
+                 for k, v in ESTIMATES.items()}
+    dtypes = {f"dtype_factor.{k}": {"fitted": False, **v} for k, v in DTYPE_FACTORS.items()}
+    params = _nest({**estimates, **dtypes, **fitted})
+    params["support"] = SUPPORT
+    params["error_band"] = {"low": 1.0, "high": 1.0, "source": "not cross-validated (use calibrate())"}
     params["calibrated_on"] = [r.cite() for r in rows if r.task == "kws" or r.submitter == "reference"]
     return params, _residuals(params, work, rows)
 
@@ -196,8 +332,11 @@ def _residuals(params: dict[str, Any], work: dict[str, Work], rows: list[Row]) -
     return out
 
 
-def write(params: dict[str, Any], residuals: list[dict[str, Any]], json_path: Path, doc_path: Path) -> None:
+def write(cal: Calibration, json_path: Path, doc_path: Path) -> None:
+    params = cal.params
     json_path.write_text(json.dumps(params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    covered = sum(r["covered"] for r in cal.loo)
+    band = params["error_band"]
     lines = [
         "# Cost-model calibration",
         "",
@@ -211,13 +350,70 @@ def write(params: dict[str, Any], residuals: list[dict[str, Any]], json_path: Pa
         "| published row | published ms | predicted ms | residual % |",
         "|---|---:|---:|---:|",
     ]
-    lines += [f"| {r['row']} | {r['published_ms']} | {r['predicted_ms']} | {r['residual_pct']} |" for r in residuals]
-    lines += ["", "## Parameters", "", "| parameter | value | fitted | source |", "|---|---:|---|---|"]
+    lines += [f"| {r['row']} | {r['published_ms']} | {r['predicted_ms']} | {r['residual_pct']} |"
+              for r in cal.residuals]
+    lines += [
+        "", "## Prediction intervals", "",
+        "Every prediction carries an interval (`latency_low`, `latency_high`). It has two parts:", "",
+        "1. **Calibrated parameters**: leave-one-out cross-validation of the reference fit. Each reference row is "
+        "held out, the fit is redone on the other rows, and the held-out row is predicted. The ratio published / "
+        "predicted over all held-out rows gives the error band every prediction is multiplied by: "
+        f"[{band['low']}, {band['high']}]. A row is *covered* when its published latency lies inside the band drawn "
+        "from the other rows' ratios (the interval the model would have given it without that row): "
+        f"{covered} of {len(cal.loo)} rows are covered. If the held-out errors are exchangeable, a new row falls "
+        f"inside the [min, max] of {len(cal.loo)} of them with probability {len(cal.loo) - 1}/{len(cal.loo) + 1}: "
+        "the band is a rough guide, not a 95 % interval, and a policy that needs more should require measured "
+        "evidence (`evidence: measured`). The rows that each identify one factor (cmsis-nn, "
+        "x-cube-ai, Cortex-M33, Cortex-M7, MVP) fit it exactly, so holding one out leaves its factor unidentified: "
+        "they cannot be cross-validated, and their transfer to other models is covered by the same band.",
+        "2. **Estimated parameters**: each has a prior range (table below). Moving one estimate to the end of its "
+        "range that lowers (raises) the latency changes it by a log-ratio; the log-ratios of all estimates a "
+        "prediction uses combine in quadrature (root of the sum of squares: the estimates' errors are taken as "
+        "independent; their worst case, all at once, would be wider), and the result multiplies the band above.",
+        "",
+        "The simulated device's latency and energy intervals multiply these bounds into the seeded jitter's "
+        "percentile interval (energy = active power x latency, so it scales with latency); the sign-off decides "
+        "a predicted gate on that interval.",
+        "", "| held-out row | published ms | predicted ms (refit without it) | published / predicted | "
+        "interval ms from the other rows | covered |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    lines += [f"| {r['row']} | {r['published_ms']} | {r['predicted_ms']} | {r['ratio']} | "
+              f"[{r['interval_ms'][0]}, {r['interval_ms'][1]}] | {'yes' if r['covered'] else 'no'} |" for r in cal.loo]
+    lines += ["", "### Prior ranges of the estimates", "", "| parameter | value | range | why this range |",
+              "|---|---:|---|---|"]
+    for key, (low, high, why) in sorted(PRIOR_RANGES.items()):
+        lines.append(f"| {key} | {ESTIMATES[key]['value']} | [{low}, {high}] | {why} |")
+    lines += ["", "## Compute types and formats", "",
+              "Cycles per MAC are fitted on int8 models. A MAC op's compute type (its activation input's type, "
+              "see `harness/analysis`) multiplies them by a type factor; the stack factor applies only to the types "
+              "the stack has optimised kernels for, and the accelerator factor only to the types it runs (others "
+              "fall back to the CPU). A model in a format the stack cannot load, or with types an accelerator "
+              "without CPU fallback cannot run, is **not deployable**: the efficiency row says why and has no "
+              "numbers.", "",
+              "| type factor | value | range | source |", "|---|---:|---|---|"]
+    for key, v in sorted(DTYPE_FACTORS.items()):
+        shown = f"[{v['range'][0]}, {v['range'][1]}]" if "range" in v else "-"
+        lines.append(f"| dtype_factor.{key} | {v['value']} | {shown} | {v['source']} |")
+    lines += ["", "| stack | formats | optimised types | float kernels | source |", "|---|---|---|---|---|"]
+    for key, v in SUPPORT["stacks"].items():
+        lines.append(f"| {key} | {', '.join(v['formats'])} | {', '.join(v['optimized_dtypes']) or '-'} | "
+                     f"{v['float_kernels']} | {v['source']} |")
+    lines += ["", f"Cores without an FPU (float32 runs in software): "
+              f"{', '.join(SUPPORT['cores_without_fpu']['cores'])} ({SUPPORT['cores_without_fpu']['source']}).",
+              "", "| accelerator | types | CPU fallback | source |", "|---|---|---|---|"]
+    for key, v in SUPPORT["accelerators"].items():
+        lines.append(f"| {key} | {', '.join(v['dtypes']) or '-'} | {'yes' if v['cpu_fallback'] else 'no'} | "
+                     f"{v['source']} |")
+    lines += ["", "## Parameters", "", "| parameter | value | fitted | prior range | source |",
+              "|---|---:|---|---|---|"]
     for table, entries in params.items():
-        if table == "calibrated_on":
+        if table in ("calibrated_on", "support", "error_band"):
             continue
         items = entries.items() if "value" not in entries else [("", entries)]
         for key, v in items:
             name = f"{table}.{key}" if key else table
-            lines.append(f"| {name} | {v['value']} | {'yes' if v.get('fitted') else 'no'} | {v['source']} |")
+            shown = f"[{v['range'][0]}, {v['range'][1]}]" if v.get("range") else "-"
+            lines.append(f"| {name} | {v['value']} | {'yes' if v.get('fitted') else 'no'} | {shown} | "
+                         f"{v['source']} |")
     doc_path.write_text("\n".join(lines) + "\n", encoding="utf-8")

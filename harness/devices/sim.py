@@ -1,9 +1,10 @@
 """The simulated device: the real model runs on the host; a calibrated cost model gives device time.
 
 Every simulated inference invokes the real runtime, so outputs are real and host latency is
-measured beside the predicted device latency. Device latency samples carry seeded jitter and the
-simulated power monitor renders the trace that energy is integrated from, so a run is
-reproducible from its seed.
+measured beside the predicted device latency (with the cost model's interval in the deployment
+details). A model the target's stack cannot run gets no device latency or energy at all. Device
+latency samples carry seeded jitter and the simulated power monitor renders the trace that energy is
+integrated from, so a run is reproducible from its seed.
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
                 "arena_source": arena_source,
                 "predicted_latency_ms": self.prediction.latency.ms,
                 "predicted_cycles": self.prediction.cycles,
+                "predicted_latency_low_ms": self.prediction.latency_low.ms,
+                "predicted_latency_high_ms": self.prediction.latency_high.ms,
                 "estimated_parameters": self.prediction.estimated_parameters,
+                "calibrated_parameters": self.prediction.calibrated_parameters,
+                "not_deployable": self.prediction.not_deployable,
                 "xnnpack": self.options.xnnpack,
             },
         )
@@ -96,6 +101,8 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
         assert self.prediction is not None
         host = _timed_loop(self._sessions, self._inputs, runs, warmup)
         outputs = [o.copy() for o in self._sessions[-1].run(self._inputs[-1])]
+        if not self.prediction.deployable:  # the host ran it, but the target's stack cannot: no device figures
+            return Measurement(np.full(runs, np.nan), host, None, None, outputs, f"sim:{self.target.name}")
         rng = seeded_rng(self.seed, self.deployment.model.name if self.deployment else "", self.target.name)
         sigma = self.prediction.jitter_sigma
         device = self.prediction.latency.seconds * np.exp(sigma * rng.standard_normal(runs) - sigma**2 / 2)

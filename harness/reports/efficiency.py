@@ -6,6 +6,7 @@ MD_COLUMNS = {
     "model": "model",
     "target": "target",
     "stack": "stack",
+    "provenance": "provenance",
     "macs": "MACs",
     "arena_bytes": "arena B",
     "latency_ms_p50": "latency p50 ms",
@@ -35,6 +36,10 @@ NOTES = [
     "battery: the profile's battery energy / deployed power (wearables).",
     "backend sim:<target>: simulated device (real model on the host, calibrated cost model for device time); "
     "estimated_params in the CSV lists cost-model parameters that are estimates, not fits.",
+    "provenance: measured:device, measured:host, or predicted:* (the cost model; the CSV's *_low/*_high columns "
+    "hold its interval, leave-one-out band x the estimates' prior ranges, docs/calibration.md); a model the "
+    "target's stack cannot run is not deployable (deployable false, not_deployable_reason) and has no device "
+    "figures.",
 ]
 
 

@@ -53,4 +53,5 @@ def _gate(row: dict, spec: _Spec, threshold: float, policy: Policy, confidence: 
         note = f"k={int(row['k'])} of n={int(row['n'])} clips from {int(row['n_speakers'])} speakers, Wilson interval"
     return interval_gate(id=f"{spec.metric}/{row['model']}", kind="accuracy", model=row["model"], target=None,
                          metric=spec.metric, value=value, threshold=threshold, op=spec.op, low=low, high=high,
-                         unit=spec.unit, what=spec.what, extra=extra, extra_unit=spec.extra_unit, note=note)
+                         unit=spec.unit, what=spec.what, extra=extra, extra_unit=spec.extra_unit, note=note,
+                         provenance="measured:host")

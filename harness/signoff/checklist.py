@@ -21,7 +21,7 @@ def _gate(item: ChecklistItem, run: Path, base_dir: Path, today: date) -> Gate:
     evidence, missing = _evidence(item, run, base_dir)
     base = {"id": f"checklist/{item.id}", "kind": "checklist", "model": None, "target": None,
             "metric": f"checklist:{item.priority}", "value": None, "threshold": None, "op": ">=",
-            "ci_low": None, "ci_high": None, "unit": ""}
+            "ci_low": None, "ci_high": None, "unit": "", "provenance": "evidence:documents"}
     if evidence and not missing:
         return Gate(**base, status=Verdict.PASS, reason=f"{item.title}: evidence {', '.join(evidence)}")
     gap = f"{item.title}: " + ("missing " + ", ".join(missing) if missing else "no evidence recorded")

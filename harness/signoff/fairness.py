@@ -47,7 +47,7 @@ def fairness_gates(fairness: pd.DataFrame, disparity: list[dict[str, Any]], poli
             continue
         for spec in (s for s in SPECS if s.metric == row["metric"]):
             gates.append(_disparity_gate(row, spec, policy))
-    return gates
+    return [replace(g, provenance="measured:host") for g in gates]  # the host evaluation's counts and bootstrap
 
 
 def missing_attributes(fairness: pd.DataFrame, policy: Policy) -> list[str]:

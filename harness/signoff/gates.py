@@ -10,6 +10,8 @@ from harness.core.verdict import Verdict
 
 Op = Literal["<=", ">="]
 RULE = ("FAIL if any gate fails; otherwise INSUFFICIENT_EVIDENCE if any gate is undecided; otherwise PASS. "
+        "A predicted figure is decided on the cost model's interval combined with the jitter; a gate the policy "
+        "marks evidence: measured is undecided on a prediction. "
         "A gate passes only when its whole interval is on the allowed side of the threshold and fails only when "
         "its whole interval is beyond it. WAIVED gates (active waiver or risk acceptance) do not block.")
 
@@ -45,6 +47,7 @@ class Gate:
     extra_unit: str | None = None
     measured_status: str | None = None
     waiver: dict[str, str] | None = None
+    provenance: str | None = None  # measured:device, measured:host, predicted:..., or evidence (checklist)
 
     def waived(self, waiver: dict[str, str], note: str) -> Gate:
         return replace(self, status=Verdict.WAIVED, measured_status=self.status, waiver=waiver,
@@ -63,7 +66,8 @@ def _finite(value: Any) -> Any:
 
 def interval_gate(*, id: str, kind: str, model: str | None, target: str | None, metric: str, value: float | None,
                   threshold: float, op: Op, low: float | None, high: float | None, unit: str, what: str,
-                  extra: float | None = None, extra_unit: str | None = None, note: str = "") -> Gate:
+                  extra: float | None = None, extra_unit: str | None = None, note: str = "",
+                  provenance: str | None = None) -> Gate:
     """Decide a gate on [low, high] and say why in words a reviewer can check."""
     status = decide(low, high, threshold, op)
     side = "at most" if op == "<=" else "at least"
@@ -82,7 +86,17 @@ def interval_gate(*, id: str, kind: str, model: str | None, target: str | None, 
     return Gate(id=id, kind=kind, model=model, target=target, metric=metric, value=value, threshold=threshold,
                 op=op, ci_low=low, ci_high=high, status=status, reason=reason, unit=unit,
                 extra_samples=extra if status == Verdict.INSUFFICIENT else None,
-                extra_unit=extra_unit if status == Verdict.INSUFFICIENT else None)
+                extra_unit=extra_unit if status == Verdict.INSUFFICIENT else None, provenance=provenance)
+
+
+def require_measurement(gate: Gate) -> Gate:
+    """A gate the policy wants measured but that rests on a prediction decides nothing: measure on a device."""
+    if not (gate.provenance or "").startswith("predicted"):
+        return gate
+    was = "" if gate.status == Verdict.INSUFFICIENT else f" (on the prediction it would be {gate.status})"
+    return replace(gate, status=Verdict.INSUFFICIENT, extra_samples=None, extra_unit=None,
+                   reason=f"{gate.reason}; the policy requires evidence: measured and this figure is "
+                          f"{gate.provenance}{was}: measure on a device to decide it")
 
 
 def _num(value: float | None) -> str:

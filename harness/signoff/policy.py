@@ -29,6 +29,8 @@ class Budget(_Strict):
     max_energy_mj: float | None = Field(default=None, gt=0, description="energy per inference; unset: not gated")
     sram_bytes: int | None = Field(default=None, gt=0)
     flash_bytes: int | None = Field(default=None, gt=0)
+    evidence: Literal["any", "measured"] | None = Field(
+        default=None, description="measured: a gate decided on a cost-model prediction is INSUFFICIENT_EVIDENCE")
 
 
 class Efficiency(_Strict):

@@ -65,7 +65,8 @@ def _row(g: Gate) -> str:
     extra = f"{_num(g.extra_samples)} {g.extra_unit}" if g.extra_samples is not None else ""
     status = f"**{g.status}**" if g.status in (Verdict.FAIL, Verdict.INSUFFICIENT) else g.status
     reason = g.reason.replace("|", "\\|")
-    return f"| {status} | `{g.id}` | {_num(g.value, g.unit)} | {interval} | {threshold} | {extra} | {reason} |"
+    return (f"| {status} | `{g.id}` | {_num(g.value, g.unit)} | {g.provenance or ''} | {interval} | {threshold} | "
+            f"{extra} | {reason} |")
 
 
 def _by_model(gates: list[Gate]) -> list[str]:
@@ -95,7 +96,11 @@ def markdown(result: SignoffResult) -> str:
            "Each gate is decided on its interval: PASS only when the whole interval is on the allowed side of the "
            "threshold, FAIL only when it is wholly beyond it, otherwise INSUFFICIENT_EVIDENCE with the extra samples "
            f"that would likely decide it (power {policy.evidence.power:g}). A waiver never hides the measured "
-           "value.", ""]
+           "value.", "",
+           "Provenance says where each figure comes from: measured:device (a device over its link), measured:host "
+           "(the host evaluation, file sizes, TFLite Micro's arena planner), predicted:calibrated or "
+           "predicted:estimated (the cost model, whose interval is part of the gate's interval; estimated "
+           "parameters are named in efficiency.csv), not deployable (the target's stack cannot run the model).", ""]
     waived = result.waivers
     accepted = [g for g in result.gates if g.kind == "checklist" and g.waiver]
     if waived or accepted:
@@ -108,8 +113,8 @@ def markdown(result: SignoffResult) -> str:
         out.append("")
     out += _by_model(result.gates)
     out += ["## Gates (blocking first)", "",
-            "| status | gate | value | interval | threshold | extra samples | reason |",
-            "|---|---|---:|---|---|---|---|"]
+            "| status | gate | value | provenance | interval | threshold | extra samples | reason |",
+            "|---|---|---:|---|---|---|---|---|"]
     out += [_row(g) for g in _sorted(result.gates)]
     if result.notes:
         out += ["", "## Notes", "", *[f"- {n}" for n in result.notes]]
