@@ -12,12 +12,22 @@ import asyncio
 import errno
 import getpass
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import asyncssh
+
+
+def kill_group(child: asyncio.subprocess.Process) -> None:
+    """End a command and everything it started (a shell's children hold its pipes open)."""
+    if child.returncode is None:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class FullDiskSftp(asyncssh.SFTPServer):
@@ -62,15 +72,14 @@ class BoardServer:
     def __exit__(self, *exc: object) -> None:
         async def stop() -> None:
             self._server.close()
-            await self._server.wait_closed()
             for child in self._children:
-                if child.returncode is None:
-                    child.kill()
-                    await child.wait()
+                kill_group(child)
+                await asyncio.wait_for(child.wait(), 10)
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -99,7 +108,8 @@ class BoardServer:
         env = {**os.environ, "HOME": str(self.home), **self.env,
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         child = await asyncio.create_subprocess_shell(command, cwd=self.home, env=env, stdin=asyncio.subprocess.PIPE,
-                                                      stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                      stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                      start_new_session=True)
         self._children.append(child)
         feeding = asyncio.ensure_future(self._feed(process, child))
         dropped = await asyncio.gather(self._copy(child, child.stdout, process.stdout, process, command),
@@ -133,6 +143,6 @@ class BoardServer:
             if command and " bench " in command and self.drop_after_lines is not None \
                     and lines >= self.drop_after_lines:
                 process.channel.get_connection().abort()
-                child.kill()
+                kill_group(child)
                 return True
         return False

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.core.errors import ConfigError, DeviceError
+from harness.core.errors import ConfigError, DeviceError, DeviceTimeout
 from harness.core.paths import models_dir, targets_dir
 from harness.devices.capabilities import Inference, LatencyMeter
 from harness.devices.factory import DeviceSettings, open_device
@@ -43,25 +43,25 @@ MODEL = "mlperf-dscnn-kws"
 BOARD = "rpi4-camera"
 
 
-def board_profile(directory: Path, name: str, url: str) -> None:
+def board_profile(directory: Path, name: str, url: str, timeout_s: float = 10.0) -> None:
     """A copy of the Raspberry Pi 4 profile under ``name``, reached at ``url``."""
     profile = yaml.safe_load((targets_dir() / f"{BOARD}.yaml").read_text())
-    profile.update(name=name, link={"url": url, "timeout_s": 10.0})
+    profile.update(name=name, link={"url": url, "timeout_s": timeout_s})
     (directory / f"{name}.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
 
-def board_target(tmp_path: Path, url: str) -> TargetProfile:
+def board_target(tmp_path: Path, url: str, timeout_s: float = 10.0) -> TargetProfile:
     directory = tmp_path / "targets"
     if not directory.is_dir():
         shutil.copytree(targets_dir(), directory)
-    board_profile(directory, "pi-bench", url)
+    board_profile(directory, "pi-bench", url, timeout_s)
     return TargetRegistry(directory).get("pi-bench")
 
 
-def device(tmp_path: Path, url: str, **kwargs: object) -> SshDevice:
+def device(tmp_path: Path, url: str, timeout_s: float = 10.0, **kwargs: object) -> SshDevice:
     results = tmp_path / "results"
     run = RunDirectory.create(results, f"ssh-test-{len(list(results.glob('*'))) if results.is_dir() else 0}")
-    return SshDevice(board_target(tmp_path, url), run, **kwargs)  # type: ignore[arg-type]
+    return SshDevice(board_target(tmp_path, url, timeout_s), run, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture()
@@ -219,6 +219,15 @@ def test_a_board_without_a_runtime_says_what_to_install(tmp_path: Path, board: B
             pytest.raises(DeviceError, match="cannot run '/nonexistent/python3'") as e:
         d.deploy(model, "litert-xnnpack")
     assert "?python=" in str(e.value)
+
+
+def test_a_board_that_stops_answering_times_out(tmp_path: Path, board: BoardServer, model) -> None:
+    hung = tmp_path / "hung-python"
+    hung.write_text("#!/bin/sh\nexec sleep 30\n")
+    hung.chmod(0o755)
+    with device(tmp_path, board.url(python=str(hung)), timeout_s=0.5) as d, pytest.raises(DeviceTimeout) as e:
+        d.deploy(model, "litert-xnnpack")
+    assert "loading the model on the board" in str(e.value) and e.value.log_path == d.log_path
 
 
 def test_a_full_disk_is_named(tmp_path: Path, model) -> None:

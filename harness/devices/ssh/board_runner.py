@@ -8,9 +8,10 @@ It needs only the standard library, numpy and one runtime (``ai_edge_litert``, `
     python3 board_runner.py bench --model M --runs N --warmup W --threads T [--xnnpack] [--seed S]
     python3 board_runner.py serve --model M --threads T [--xnnpack] [--streaming]   (inputs as JSON lines on stdin)
 
-Every line is one object with an ``event``: ``facts``, ``loaded``, ``latency`` (one per timed invoke, ns on
-the board's monotonic clock), ``done``, ``scores``, or ``error`` (then the exit status is 3). The board's
-facts come from ``/proc`` and ``/sys`` under ``$EDGE_HARNESS_SYSROOT`` (default ``/``).
+Every line is one object with an ``event``: ``facts``, ``loaded``, ``warmup`` (one per untimed invoke),
+``latency`` (one per timed invoke, ns on the board's monotonic clock), ``done``, ``scores``, or ``error``
+(then the exit status is 3). The board's facts come from ``/proc`` and ``/sys`` under
+``$EDGE_HARNESS_SYSROOT`` (default ``/``).
 """
 
 from __future__ import annotations
@@ -239,8 +240,9 @@ def bench(args: argparse.Namespace) -> None:
     model = Model(args.model, args.threads, args.xnnpack)
     emit("loaded", runtime=model.runtime, inputs=model.input_specs)
     xs = model.random_inputs(args.seed)
-    for _ in range(args.warmup):
+    for i in range(args.warmup):
         model.run(xs)
+        emit("warmup", i=i)
     clock = time.perf_counter_ns
     out: list = []
     for i in range(args.runs):

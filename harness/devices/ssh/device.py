@@ -144,7 +144,7 @@ class SshDevice(Device, LatencyMeter, Inference):
     def infer(self, x: ModelInput) -> np.ndarray:
         """The input's bytes through the model on the board: its dequantized output scores."""
         assert self.session is not None and self.deployment is not None
-        if self.session._process is None:
+        if not self.session.serving:
             args = self._model_args() + (["--streaming"] if self.deployment.model.streaming else [])
             self.session.start(self._runner("serve", *args), "starting the inference server on the board")
         data = base64.b64encode(x.data).decode("ascii")

@@ -175,7 +175,7 @@ class SshSession:
                       on_line: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
         events = []
         async with self._conn.create_process(command) as process:
-            async for line in process.stdout:
+            while line := await self._line(process, step):
                 event = self._event(line, step)
                 if event is not None:
                     events.append(event)
@@ -189,6 +189,24 @@ class SshSession:
             raise self._runner_error(step, errors[0])
         self._check_status(step, result.exit_status, result.stderr or "")
         return events
+
+    async def _line(self, process: Any, step: str) -> str:
+        """The next output line; the runner prints one per invoke, so silence this long means the board hangs."""
+        try:
+            return await asyncio.wait_for(process.stdout.readline(), self.line_timeout_s)
+        except asyncio.TimeoutError:
+            raise self._error(f"{step}: the board runner printed nothing for {self.line_timeout_s:g} s",
+                              cls=DeviceTimeout, hint="check the board (load, temperature); raise link.timeout_s "
+                                                      "for a model slower than this per inference") from None
+
+    @property
+    def line_timeout_s(self) -> float:
+        return self.timeout_s * 6
+
+    @property
+    def serving(self) -> bool:
+        """A long-running process (``start``) is open."""
+        return self._process is not None
 
     def _event(self, line: str, step: str) -> dict[str, Any] | None:
         self.transcript.received(line.rstrip("\n").encode())
@@ -232,7 +250,7 @@ class SshSession:
                 line = json.dumps(payload)
                 self.transcript.sent(line.encode()[:200] + b"\n")
                 self._process.stdin.write(line + "\n")
-            line = self._do(step, self._process.stdout.readline(), self.timeout_s * 6)
+            line = self._do(step, self._process.stdout.readline(), self.line_timeout_s)
             if not line:
                 stderr = self._do(step, self._process.stderr.read(), self.timeout_s)
                 status = self._do(step, self._process.wait(), self.timeout_s).exit_status
