@@ -24,7 +24,7 @@ import yaml
 
 from harness.core.errors import ConfigError, DeviceError, DeviceTimeout
 from harness.core.paths import models_dir, targets_dir
-from harness.devices.capabilities import Inference, LatencyMeter
+from harness.devices.capabilities import EnergyMeter, Inference, LatencyMeter
 from harness.devices.factory import DeviceSettings, open_device
 from harness.devices.parity import HostReference
 from harness.devices.ssh.address import SshAddress
@@ -43,25 +43,30 @@ MODEL = "mlperf-dscnn-kws"
 BOARD = "rpi4-camera"
 
 
-def board_profile(directory: Path, name: str, url: str, timeout_s: float = 10.0) -> None:
-    """A copy of the Raspberry Pi 4 profile under ``name``, reached at ``url``."""
+def board_profile(directory: Path, name: str, url: str, timeout_s: float = 10.0,
+                  monitor: dict[str, str] | None = None) -> None:
+    """A copy of the Raspberry Pi 4 profile under ``name``, reached at ``url`` (with ``monitor`` if given)."""
     profile = yaml.safe_load((targets_dir() / f"{BOARD}.yaml").read_text())
     profile.update(name=name, link={"url": url, "timeout_s": timeout_s})
+    if monitor is not None:
+        profile["power_monitor"] = monitor
     (directory / f"{name}.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
 
-def board_target(tmp_path: Path, url: str, timeout_s: float = 10.0) -> TargetProfile:
+def board_target(tmp_path: Path, url: str, timeout_s: float = 10.0,
+                 monitor: dict[str, str] | None = None) -> TargetProfile:
     directory = tmp_path / "targets"
     if not directory.is_dir():
         shutil.copytree(targets_dir(), directory)
-    board_profile(directory, "pi-bench", url, timeout_s)
+    board_profile(directory, "pi-bench", url, timeout_s, monitor)
     return TargetRegistry(directory).get("pi-bench")
 
 
-def device(tmp_path: Path, url: str, timeout_s: float = 10.0, **kwargs: object) -> SshDevice:
+def device(tmp_path: Path, url: str, timeout_s: float = 10.0, monitor: dict[str, str] | None = None,
+           **kwargs: object) -> SshDevice:
     results = tmp_path / "results"
     run = RunDirectory.create(results, f"ssh-test-{len(list(results.glob('*'))) if results.is_dir() else 0}")
-    return SshDevice(board_target(tmp_path, url, timeout_s), run, **kwargs)  # type: ignore[arg-type]
+    return SshDevice(board_target(tmp_path, url, timeout_s, monitor), run, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture()
@@ -279,3 +284,49 @@ def test_device_accuracy_on_the_board_has_no_drift(tmp_path: Path, board: BoardS
         assert row["input_id"] == x.id
         assert np.max(np.abs(np.array(row["scores"]) - host.scores(x.data))) <= host.tolerance
     host.close()
+
+
+def rails_sysroot(root: Path, files: dict[str, str]) -> Path:
+    for name, value in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(value + "\n")
+    return root
+
+
+@pytest.mark.parametrize(("monitor", "files", "watts"), [
+    ({"model": "board-rails", "url": "jetson"},
+     {"sys/class/hwmon/hwmon1/name": "ina3221", "sys/class/hwmon/hwmon1/in1_label": "VDD_IN",
+      "sys/class/hwmon/hwmon1/in1_input": "5000", "sys/class/hwmon/hwmon1/curr1_input": "1240",
+      "sys/class/hwmon/hwmon1/in2_label": "VDD_CPU_GPU_CV", "sys/class/hwmon/hwmon1/in2_input": "5000",
+      "sys/class/hwmon/hwmon1/curr2_input": "300"}, 6.2),
+    ({"model": "board-rails", "url": "hwmon:5V_IN"},
+     {"sys/class/hwmon/hwmon0/name": "ina219", "sys/class/hwmon/hwmon0/label": "5V_IN",
+      "sys/class/hwmon/hwmon0/in1_input": "5100", "sys/class/hwmon/hwmon0/curr1_input": "702",
+      "sys/class/hwmon/hwmon0/power1_input": "3580000"}, 3.58),
+])
+def test_energy_from_the_boards_own_rails(tmp_path: Path, model, monitor: dict[str, str], files: dict[str, str],
+                                          watts: float) -> None:
+    sysroot = rails_sysroot(tmp_path / "sysroot", files)
+    with BoardServer(tmp_path / "board", env={"EDGE_HARNESS_SYSROOT": str(sysroot)}) as server, \
+            device(tmp_path, server.url(), monitor=monitor) as d:
+        assert d.capabilities() == [LatencyMeter, EnergyMeter, Inference]
+        d.deploy(model, "litert-xnnpack")
+        m = d.require(EnergyMeter).measure_energy(runs=300, warmup=2)
+    window = re.search(r'"event": "window", "start_ns": (\d+), "end_ns": (\d+)', d.log_path.read_text())
+    assert window is not None
+    window_s = (int(window[2]) - int(window[1])) / 1e9
+    assert m.energy is not None and m.energy.n_inferences == 300
+    assert m.energy.window.seconds == pytest.approx(window_s)
+    assert m.energy.energy.joules == pytest.approx(watts * window_s)  # the rail read steady: P x window
+    assert m.energy.avg_power.watts == pytest.approx(watts) and m.energy.idle_power.watts == pytest.approx(watts)
+    assert len(m.device_latency_s) == 300
+
+
+def test_energy_needs_the_boards_rails(tmp_path: Path, board: BoardServer) -> None:
+    with device(tmp_path, board.url()) as d, pytest.raises(ConfigError, match="cannot measure energy") as e:
+        d.require(EnergyMeter)
+    assert "board-rails" in str(e.value)
+    with pytest.raises(ConfigError, match="not a 'lpm01a' monitor"):
+        device(tmp_path, board.url(), monitor={"model": "lpm01a", "url": "/dev/ttyACM0"})
+    with pytest.raises(ConfigError, match="names no rail"):
+        device(tmp_path, board.url(), monitor={"model": "board-rails", "url": "hwmon:"})

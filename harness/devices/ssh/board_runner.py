@@ -6,11 +6,13 @@ It needs only the standard library, numpy and one runtime (``ai_edge_litert``, `
     python3 board_runner.py facts
     python3 board_runner.py load --model M --threads T [--xnnpack]      (facts, then the model loaded once)
     python3 board_runner.py bench --model M --runs N --warmup W --threads T [--xnnpack] [--seed S]
+                                  [--rails-ms P --idle-ms I]   (sample the on-board power rails every P ms)
     python3 board_runner.py serve --model M --threads T [--xnnpack] [--streaming]   (inputs as JSON lines on stdin)
 
 Every line is one object with an ``event``: ``facts``, ``loaded``, ``warmup`` (one per untimed invoke),
-``latency`` (one per timed invoke, ns on the board's monotonic clock), ``done``, ``scores``, or ``error``
-(then the exit status is 3). The board's facts come from ``/proc`` and ``/sys`` under
+``latency`` (one per timed invoke, ns on the board's monotonic clock), ``window`` and ``rails`` (with
+``--rails-ms``: the timed loop's clock edges, and the raw rail files read at ``t_ns``), ``done``,
+``scores``, or ``error`` (then the exit status is 3). The board's facts come from ``/proc`` and ``/sys`` under
 ``$EDGE_HARNESS_SYSROOT`` (default ``/``).
 """
 
@@ -22,18 +24,25 @@ import glob
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 ERROR_EXIT = 3
 LITERT_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 
 
+_EMITTING = threading.Lock()  # the rail sampler writes from its own thread
+
+
 def emit(event: str, **fields: object) -> None:
-    sys.stdout.write(json.dumps(dict(event=event, **fields)) + "\n")
-    sys.stdout.flush()
+    line = json.dumps(dict(event=event, **fields)) + "\n"
+    with _EMITTING:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 class BoardError(Exception):
@@ -235,6 +244,41 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+# ---- power rails the board measures itself -----------------------------------------------------------------
+
+RAIL_FILES = re.compile(r"^(name|label|in\d+_(input|label|enable)|curr\d+_input|power\d+_(input|label)|"
+                        r"energy\d+_input|rail_name_\d+|in_(power|voltage|current)\d+_input)$")
+RAIL_DIRS = ("sys/class/hwmon/hwmon*", "sys/bus/i2c/drivers/ina3221x/*/iio:device*")
+
+
+class RailSampler:
+    """Reads the rail files every ``period_s`` on its own thread and emits them raw (the host parses them)."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        folders = [f for pattern in RAIL_DIRS for f in glob.glob(os.path.join(_root(), pattern))]
+        paths = [p for folder in folders for p in glob.glob(os.path.join(folder, "*"))]
+        self.files = sorted(os.path.relpath(p, _root()) for p in paths if RAIL_FILES.match(os.path.basename(p)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t = time.perf_counter_ns()
+            emit("rails", t_ns=t, files={f: _read(f) for f in self.files})
+            self._stop.wait(self.period_s)
+
+    def __enter__(self) -> RailSampler:
+        if not self.files:
+            raise BoardError("rails", f"no power rail files under {_root()} ({', '.join(RAIL_DIRS)})")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def bench(args: argparse.Namespace) -> None:
     emit("facts", when="before", **facts())
     model = Model(args.model, args.threads, args.xnnpack)
@@ -243,14 +287,37 @@ def bench(args: argparse.Namespace) -> None:
     for i in range(args.warmup):
         model.run(xs)
         emit("warmup", i=i)
-    clock = time.perf_counter_ns
-    out: list = []
-    for i in range(args.runs):
-        start = clock()
-        out = model.run(xs)
-        emit("latency", i=i, ns=clock() - start)
+    if args.rails_ms:
+        with RailSampler(args.rails_ms / 1e3):
+            time.sleep(args.idle_ms / 1e3)
+            out = timed_window(model, xs, args.runs)
+            time.sleep(args.idle_ms / 1e3)
+    else:
+        clock = time.perf_counter_ns
+        out = []
+        for i in range(args.runs):
+            start = clock()
+            out = model.run(xs)
+            emit("latency", i=i, ns=clock() - start)
     emit("facts", when="after", **facts())
     emit("done", runs=args.runs, warmup=args.warmup, scores=model.scores(out[0]))
+
+
+def timed_window(model: Model, xs: list, runs: int) -> list:
+    """Back-to-back invokes between two clock edges; latencies are printed after the window, not inside it."""
+    clock = time.perf_counter_ns
+    laps = []
+    out: list = []
+    start = clock()
+    for _ in range(runs):
+        t0 = clock()
+        out = model.run(xs)
+        laps.append(clock() - t0)
+    end = clock()
+    emit("window", start_ns=start, end_ns=end)
+    for i, ns in enumerate(laps):
+        emit("latency", i=i, ns=ns)
+    return out
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -287,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--runs", type=int, required=True)
             p.add_argument("--warmup", type=int, default=0)
             p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--rails-ms", type=float, default=0.0, help="sample the board's power rails this often")
+            p.add_argument("--idle-ms", type=float, default=500.0, help="idle time sampled before and after")
         elif name == "serve":
             p.add_argument("--streaming", action="store_true")
     args = parser.parse_args(argv)

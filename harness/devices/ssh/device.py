@@ -22,8 +22,9 @@ from harness.core.errors import ConfigError, MeasurementError
 from harness.core.progress import Progress
 from harness.core.transcript import Transcript
 from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
-from harness.devices.capabilities import Inference, LatencyMeter
+from harness.devices.capabilities import Capability, EnergyMeter, Inference, LatencyMeter
 from harness.devices.ssh.address import SshAddress
+from harness.devices.ssh.rails import BOARD_RAILS, IDLE_MS, PERIOD_MS, RailChoice, rail_snapshots, window_energy
 from harness.devices.ssh.session import SshSession
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
@@ -40,7 +41,7 @@ def log_name(target: str) -> str:
     return f"raw/ssh__{target}.log"
 
 
-class SshDevice(Device, LatencyMeter, Inference):
+class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
     """A Linux board at ``ssh://user@host[:port]`` running LiteRT (or ONNX Runtime) in its own Python."""
 
     backend = "device"
@@ -53,6 +54,7 @@ class SshDevice(Device, LatencyMeter, Inference):
         self.seed = seed
         self.options = options or RuntimeOptions()
         self.progress = progress
+        self.rails = _rails(target)
         self.session: SshSession | None = None
         self._model_file = ""
 
@@ -98,13 +100,32 @@ class SshDevice(Device, LatencyMeter, Inference):
                      "model_inputs": loaded["inputs"], "log": str(self.log_path), "warnings": []},
         )
 
+    def capabilities(self) -> list[type[Capability]]:
+        """Energy too when the target names the board's own rails as its power monitor."""
+        return [LatencyMeter, EnergyMeter, Inference] if self.rails is not None else [LatencyMeter, Inference]
+
+    def lacking(self, capability: type[Capability]) -> str | None:
+        if capability is EnergyMeter:
+            return (f"name the board's rails in the target profile: power_monitor: {{model: {BOARD_RAILS}, "
+                    "url: jetson}} or url: 'hwmon:<label>'")
+        return None
+
     @measuring
     def measure_latency(self, runs: int, warmup: int) -> Measurement:
         """``warmup`` untimed then ``runs`` timed invokes on the board; latency as the board's clock saw it."""
+        return self._bench(runs, warmup)
+
+    @measuring
+    def measure_energy(self, runs: int, warmup: int) -> Measurement:
+        """The timed loop with the board's rails sampled around it: energy between the loop's clock edges / N."""
+        assert self.rails is not None
+        return self._bench(runs, warmup, "--rails-ms", f"{PERIOD_MS:g}", "--idle-ms", f"{IDLE_MS:g}")
+
+    def _bench(self, runs: int, warmup: int, *extra: str) -> Measurement:
         check_counts(runs, warmup)
         assert self.session is not None and self.deployment is not None
         command = self._runner("bench", *self._model_args(), "--runs", str(runs), "--warmup", str(warmup),
-                               "--seed", str(self.seed))
+                               "--seed", str(self.seed), *extra)
         events = self.session.stream(command, "timing inferences", self._progress(runs))
         latencies = np.array([e["ns"] for e in events if e.get("event") == "latency"], dtype=np.float64) / 1e9
         if len(latencies) != runs:
@@ -119,8 +140,13 @@ class SshDevice(Device, LatencyMeter, Inference):
         details = self.deployment.details
         details.update(board_before=before, board_after=after, warnings=warnings)
         done = _first(events, "done")
+        energy = None
+        if self.rails is not None and extra:
+            window = _first(events, "window")
+            energy = window_energy(rail_snapshots(events, self.rails), window["start_ns"] / 1e9,
+                                   window["end_ns"] / 1e9, runs)
         return Measurement(
-            device_latency_s=latencies, host_latency_s=None, energy=None, trace=None,
+            device_latency_s=latencies, host_latency_s=None, energy=energy, trace=None,
             outputs=[np.array(done["scores"], dtype=np.float64)], backend=self.backend,
             summary={"board_before": before, "board_after": after, "warnings": warnings},
             row_fields={"link": self.target.link.url, "dut_name": details["dut_name"],
@@ -159,6 +185,17 @@ class SshDevice(Device, LatencyMeter, Inference):
             self.session.close()
             self.session.transcript.close()
             self.session = None
+
+
+def _rails(target: TargetProfile) -> RailChoice | None:
+    spec = target.power_monitor
+    if spec is None:
+        return None
+    if spec.kind != BOARD_RAILS:
+        raise ConfigError(f"target '{target.name}': an SSH board measures energy with its own rails, not a "
+                          f"'{spec.kind}' monitor", hint=f"power_monitor: {{model: {BOARD_RAILS}, url: jetson}} or "
+                                                         "url: 'hwmon:<label>'; or remove power_monitor")
+    return RailChoice.parse(spec, target.name)
 
 
 def _first(events: list[dict[str, Any]], kind: str, when: str | None = None) -> dict[str, Any]:
