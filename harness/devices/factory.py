@@ -1,8 +1,8 @@
 """Open the device a target's link URL names: the URL scheme selects the backend, as pyserial's URLs select a transport.
 
-``sim://<profile>`` is the simulated device; any other URL (``/dev/ttyACM0``, ``COM3``, ``socket://``,
-``rfc2217://``, ``spy://``, ``loop://``) is a serial DUT running MLPerf Tiny firmware. A new kind of
-device registers an opener for its scheme here.
+``sim://<profile>`` is the simulated device; ``ssh://user@host[:port]`` a Linux board over SSH; any other
+URL (``/dev/ttyACM0``, ``COM3``, ``socket://``, ``rfc2217://``, ``spy://``, ``loop://``) is a serial DUT
+running MLPerf Tiny firmware. A new kind of device registers an opener for its scheme here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from harness.core.registry import Registry
 from harness.devices.base import Device
 from harness.devices.serial_dut import SerialDutDevice
 from harness.devices.sim import SimulatedDevice
+from harness.devices.ssh.device import SshDevice
 from harness.dut.modes import MLPERF, Rules
 from harness.registry.targets import TargetProfile
 from harness.rundir.directory import RunDirectory
@@ -39,6 +40,7 @@ class DeviceSettings:
 Opener = Callable[[TargetProfile, RunDirectory, DeviceSettings], Device]
 BACKENDS: Registry[Opener] = Registry("device link scheme")
 BACKENDS.add("sim", lambda target, run, s: SimulatedDevice(target, seed=s.seed, options=s.options))
+BACKENDS.add("ssh", lambda target, run, s: SshDevice(target, run, seed=s.seed, options=s.options, progress=s.progress))
 
 
 def _serial(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
