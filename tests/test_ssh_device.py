@@ -286,6 +286,16 @@ def test_device_accuracy_on_the_board_has_no_drift(tmp_path: Path, board: BoardS
     host.close()
 
 
+@pytest.mark.slow
+def test_bench_performance_over_ssh_times_the_plans_runs_not_mlperf_windows(tmp_path: Path, board: BoardServer,
+                                                                             model) -> None:
+    target = board_target(tmp_path, board.url())
+    settings = BenchSettings(port=board.url(), model=MODEL, target="pi-bench", mode="performance", quick=True)
+    run = bench_device(settings, model, target, tmp_path / "results-bench")
+    row = pd.read_csv(run / "efficiency.csv").iloc[0]
+    assert row["backend"] == "device" and row["n_runs"] == Measure().runs  # MLPerf windows are a serial DUT's
+
+
 def rails_sysroot(root: Path, files: dict[str, str]) -> Path:
     for name, value in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)

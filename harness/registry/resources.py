@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Link(BaseModel):
-    """Where a device is reached; the URL scheme selects the backend (``sim://`` or a pyserial URL)."""
+    """Where a device is reached; the URL scheme selects the backend: ``sim://`` (simulated), ``ssh://`` (a Linux
+    board), or a serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -71,6 +71,11 @@ def power_trace(model: str, target: str) -> str:
     return f"raw/power__{model}__{target}.parquet"
 
 
+def ssh_log(target: str) -> str:
+    """A board's SSH session: every command sent and its output (what device errors cite)."""
+    return f"raw/ssh__{target}.log"
+
+
 def windows(kind: str, model: str, target: str) -> str:
     """A DUT's measurement windows (``kind`` latency or energy) as they finished: what ``--resume`` keeps."""
     return f"raw/{kind}_windows__{model}__{target}.jsonl"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness.core.errors import ConfigError
 from harness.core.progress import Progress
+from harness.devices.factory import serial_scheme
 from harness.dut.modes import MLPERF, QUICK
 from harness.evaluation.kws_inputs import require_kws
 from harness.power.monitor import parse_monitor
@@ -74,7 +76,9 @@ def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile)
     monitor = parse_monitor(settings.monitor) if settings.monitor else None
     link = Link(url=settings.port, baud=settings.baud, timeout_s=settings.timeout_s,
                 io_manager=settings.mode == "energy")
-    attachment = Attachment(link=link, monitor=monitor, rules=QUICK if settings.quick else MLPERF,
+    # MLPerf window rules belong to the serial protocol; a board over SSH times the plan's runs instead
+    rules = (QUICK if settings.quick else MLPERF) if serial_scheme(urlsplit(settings.port).scheme) else None
+    attachment = Attachment(link=link, monitor=monitor, rules=rules,
                             inputs=settings.inputs if settings.mode != "accuracy" else None)
     plan = Plan(name="bench-device", description=f"harness bench-device --mode {settings.mode} --port {settings.port}",
                 models=[model.name], targets=[target.name], seed=settings.seed,

@@ -97,9 +97,11 @@ def write_efficiency_table(run: RunDirectory, job: Job) -> None:
     rows = pd.DataFrame(run.read_jsonl(contract.EFFICIENCY_ROWS))
     if job.session is not None:
         model, target = job.models[0], job.targets[0]
+        mlperf = "mlperf_status" in rows.columns  # a serial DUT's MLPerf verdict
         write_table(rows, run.path, contract.EFFICIENCY.stem,
                     title=f"Efficiency: {model.name} on the DUT at {target.link.url}, run {run.run_id}",
-                    notes=NOTES + DEVICE_NOTES, md_columns=DEVICE_MD_COLUMNS,
+                    notes=NOTES + (DEVICE_NOTES if mlperf else []),
+                    md_columns=DEVICE_MD_COLUMNS if mlperf else MD_COLUMNS,
                     meta={"run_id": run.run_id, "mode": job.session.mode})
         return
     plan = job.plan

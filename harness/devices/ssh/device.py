@@ -28,6 +28,7 @@ from harness.devices.ssh.rails import BOARD_RAILS, IDLE_MS, PERIOD_MS, RailChoic
 from harness.devices.ssh.session import SshSession
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
+from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.runtimes import RuntimeOptions
 from harness.runtimes.inputs import ModelInput
@@ -38,7 +39,7 @@ TEMPERATURE_RISE_C = 2.0  # a rise above this between before and after a measure
 
 def log_name(target: str) -> str:
     """The session log in the run directory."""
-    return f"raw/ssh__{target}.log"
+    return contract.ssh_log(target)
 
 
 class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
