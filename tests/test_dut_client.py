@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dut_responder import ScriptedDut
+from dut_responder import TOP_SCORE, ScriptedDut
 
 from harness.core.errors import DeviceError, DeviceTimeout
 from harness.core.transcript import Transcript
@@ -35,7 +35,7 @@ def test_identify_load_infer_and_count_the_wire_bytes(tmp_path: Path) -> None:
     assert dut.commands[7] == "infer 50 3"
     assert stats.wire_bytes == p.reference_load_wire_bytes(100) and stats.attempts == 1
     assert result.elapsed_us == 50 * 20_000
-    assert result.scores == tuple(1.0 if i == 7 else 0.0 for i in range(12))
+    assert result.scores == tuple(TOP_SCORE if i == 7 else 0.0 for i in range(12))
     log = (tmp_path / "transcript.log").read_text()
     assert "> db load 100%" in log and "< m-lap-us-" in log and "\\r\\n" in log
 
@@ -91,7 +91,7 @@ def test_a_reset_mid_infer_reconnects_reloads_and_runs_the_window_again(tmp_path
         c.load(INPUT)
         result = c.infer(20, 0, timeout_s=2.0)
         assert c.resets == 1
-    assert result.elapsed_us == 20 * 20_000 and result.scores[7] == 1.0
+    assert result.elapsed_us == 20 * 20_000 and result.scores[7] == TOP_SCORE
     after = dut.commands[dut.commands.index("infer 20 0") + 1:]
     assert after[:3] == ["name", "profile", "db load 100"] and after[-1] == "infer 20 0"
     assert bytes(dut._buffer) == INPUT
@@ -122,7 +122,7 @@ def test_io_manager_pass_through_uses_26_byte_chunks_and_strips_the_prefix(tmp_p
         result = c.infer(4, 1, timeout_s=2.0)
     assert dut.commands[:3] == ["name", "dut name", "dut profile"]
     assert dut.commands[4:8] == ["dut db " + INPUT[i:i + 26].hex() for i in range(0, 100, 26)]
-    assert result.elapsed_us == 4 * 20_000 and result.scores[7] == 1.0
+    assert result.elapsed_us == 4 * 20_000 and result.scores[7] == TOP_SCORE
 
 
 def test_a_dead_device_after_the_handshake_reports_a_timeout(tmp_path: Path) -> None:

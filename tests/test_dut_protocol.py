@@ -60,7 +60,7 @@ def test_behind_an_io_manager_chunks_are_26_bytes() -> None:
     ("m-init-done", p.Boot("m-init-done", None)),
     ("m-dut-passthrough(db load 490)", p.Passthrough("m-dut-passthrough(db load 490)", "db load 490")),
     ("debug: heap 1234", p.Noise("debug: heap 1234")),
-    ("m-results-[0.1,garbage]", p.Noise("m-results-[0.1,garbage]")),
+    ("m-results-[0.1,garbage]", p.Malformed("m-results-[0.1,garbage]")),  # corruption, never noise
     ("xxm-ready", p.Noise("xxm-ready")),
 ])
 def test_reply_lines_parse_into_typed_messages(line: str, expected: p.Message) -> None:
