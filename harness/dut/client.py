@@ -154,11 +154,20 @@ class DutClient:
             raise self._error(LinkLost, f"{self.link.url}: write failed: {e}") from e
 
     def _read_line(self, deadline: float) -> bytes | None:
-        """The next complete line (with its CR/LF), or None once ``deadline`` passes."""
+        """The next complete line (with its CR/LF), or None once ``deadline`` passes.
+
+        Lines end in CR LF; a lone CR also ends one, since its LF was lost on the wire (a CR that is the
+        last byte read waits one poll for its LF).
+        """
         assert self._port is not None
         while True:
-            end = self._buf.find(b"\n")
-            if end >= 0:
+            end = _line_end(self._buf)
+            if end is None and self._buf.endswith(b"\r") and time.monotonic() < deadline:
+                self._read_more()
+                end = _line_end(self._buf)
+                if end is None and self._buf.endswith(b"\r"):
+                    end = len(self._buf) - 1
+            if end is not None:
                 line = bytes(self._buf[: end + 1])
                 del self._buf[: end + 1]
                 self.transcript.received(line[self._logged:])
@@ -167,10 +176,15 @@ class DutClient:
             if time.monotonic() >= deadline:
                 self._log_partial()
                 return None
-            try:
-                self._buf += self._port.read(max(1, self._port.in_waiting))
-            except (serial.SerialException, OSError) as e:
-                raise self._error(LinkLost, f"{self.link.url}: read failed: {e}") from e
+            self._read_more()
+
+    def _read_more(self) -> None:
+        """What has arrived, waiting at most one poll interval for a first byte."""
+        assert self._port is not None
+        try:
+            self._buf += self._port.read(max(1, self._port.in_waiting))
+        except (serial.SerialException, OSError) as e:
+            raise self._error(LinkLost, f"{self.link.url}: read failed: {e}") from e
 
     def _log_partial(self) -> None:
         """Write bytes received without a line end yet (at a timeout or close) so the transcript misses none."""
@@ -188,7 +202,7 @@ class DutClient:
         except (serial.SerialException, OSError) as e:
             raise self._error(LinkLost, f"{self.link.url}: read failed: {e}") from e
         booted = settled = False
-        while b"\n" in self._buf:
+        while _line_end(self._buf) is not None:
             line = self._read_line(0.0)
             assert line is not None
             msg = p.parse_line(p.split_prefix(p.decode_line(line))[1])
@@ -455,6 +469,15 @@ class DutClient:
             return found[-1].values
 
         return self._resilient("'results%'", once)
+
+
+def _line_end(buf: bytearray) -> int | None:
+    """Index of the last byte of the first complete line in ``buf``: its LF, or a CR followed by anything but LF."""
+    lf = buf.find(b"\n")
+    cr = buf.find(b"\r")
+    if 0 <= cr < len(buf) - 1 and (lf < 0 or cr < lf - 1):
+        return cr
+    return lf if lf >= 0 else None
 
 
 def _partly_stored(reason: str) -> bool:
