@@ -44,6 +44,7 @@ E = TypeVar("E", bound=DeviceError)
 POLL_S = 0.02  # the port's read timeout; reads wake at least this often to check deadlines
 SETTLE_S = 0.1  # a link quiet this long after a fault holds no more late replies
 PARTLY_STORED = "Invalid hex digit"  # the one chunk error after which the firmware has kept the pairs before it
+READ_BACK_BYTES = 32  # bytes per 'db print' of a read-back: 4 lines, short enough to come back intact on a noisy link
 SIMILAR = 0.8  # difflib ratio above which a reason garbled on the wire is still recognised
 
 
@@ -410,15 +411,29 @@ class DutClient:
         return wire
 
     def _read_back(self, data: bytes) -> int:
-        """``db print``: the buffer as the DUT holds it must be ``data`` byte for byte."""
-        reply = self._exchange("db print", self.link.timeout_s)
-        held = b"".join(m.data for m in reply.all(p.Buffer))
-        if held != data:
-            first = next((i for i, (a, b) in enumerate(zip(held, data, strict=False)) if a != b),
-                         min(len(held), len(data)))
-            raise self._error(CorruptReply, f"the DUT's buffer read back with 'db print' differs from the input at "
-                              f"byte {first} ({len(held)} of {len(data)} bytes read)")
-        return reply.wire_bytes
+        """``db print N off`` piece by piece: the buffer as the DUT holds it must be ``data`` byte for byte.
+
+        A piece that differs is read again (the reply may have been garbled on its way back); the load is
+        spoiled only when the DUT shows the same wrong bytes twice, or no intact copy within the retries.
+        """
+        wire = 0
+        for offset in range(0, len(data), READ_BACK_BYTES):
+            want = data[offset:offset + READ_BACK_BYTES]
+            seen: bytes | None = None
+            for _ in range(self.retry.attempts):
+                reply = self._exchange(f"db print {len(want)} {offset}", self.link.timeout_s)
+                wire += reply.wire_bytes
+                held = b"".join(m.data for m in reply.all(p.Buffer))
+                if held == want:
+                    break
+                if held == seen and len(held) == len(want):
+                    raise self._error(CorruptReply, f"the DUT holds {held.hex()} at bytes {offset}.."
+                                      f"{offset + len(want)} (read back twice) where {want.hex()} was sent")
+                seen = held
+            else:
+                raise self._error(CorruptReply, f"bytes {offset}..{offset + len(want)} of the input did not read back "
+                                  f"intact with 'db print' in {self.retry.attempts} tries")
+        return wire
 
     def _chunk(self, command: str) -> Reply:
         """One ``db <hex>`` command, sent again after any ``e-[...]`` reply (bounded by the retry policy).

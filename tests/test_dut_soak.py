@@ -1,0 +1,126 @@
+"""Fault-injection soak: the README's fault mix over 20 seeds against the simulated DUT, on real sockets.
+
+Every seed either completes its windows or ends with a DeviceError, and never yields a wrong number:
+each accepted score equals the host reference's score for its input within the parity tolerance, and
+each accepted lap pair is one the simulated firmware printed itself (before the link corrupted anything).
+Seeds run in parallel threads: each run mostly waits (on the 5 s stall, on delays, on timeouts).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness.core.errors import DeviceError
+from harness.core.paths import models_dir, targets_dir
+from harness.devices.parity import HostReference
+from harness.devices.serial_dut import SerialDutDevice
+from harness.dut.modes import Rules
+from harness.dut.records import RetryPolicy
+from harness.dut.sim.faults import FaultPlan
+from harness.dut.sim.firmware import SimulatedFirmware
+from harness.dut.sim.server import SimDutServer
+from harness.dut.sim.wire import Reply
+from harness.registry.models import ModelRegistry
+from harness.registry.resources import Link
+from harness.registry.targets import TargetRegistry
+from harness.rundir.directory import RunDirectory
+from harness.runtimes.inputs import seeded_inputs
+
+MODEL = ModelRegistry(models_dir()).get("mlperf-dscnn-kws")
+TARGET = TargetRegistry(targets_dir()).get("nucleo-l4r5zi")
+README_MIX = "drop=0.001,corrupt=0.0005,delay=0.3@0.05,reset=40,stall=25:5,noise=0.2"
+SEEDS = range(20)
+RULES = Rules(windows=3, min_window_s=1.0, warmup=1, label="quick")
+WINDOWS = f"raw/latency_windows__{MODEL.name}__{TARGET.name}.jsonl"
+TIMEOUT_S = 3.0  # one timeout plus the lone-'%' resync outlasts the mix's 5 s stall
+LOADING = threading.Lock()  # TFLite Micro reports its arena on the process's stdout: one model load at a time
+
+
+class RecordingFirmware(SimulatedFirmware):
+    """The simulated firmware, keeping every reply it printed before the faulty link touched it."""
+
+    def __init__(self) -> None:
+        super().__init__(TARGET, MODEL)
+        self.printed: list[list[str]] = []
+
+    def handle(self, command: str) -> list[Reply]:
+        replies = super().handle(command)
+        self.printed.append([r.text for r in replies])
+        return replies
+
+    def lap_pairs(self) -> set[tuple[int, int]]:
+        laps = ([int(t.removeprefix("m-lap-us-")) for t in reply if t.startswith("m-lap-us-")]
+                for reply in self.printed)
+        return {(pair[0], pair[1]) for pair in laps if len(pair) == 2}
+
+
+@dataclass
+class Outcome:
+    seed: int
+    error: DeviceError | None = None
+    windows: list[dict[str, object]] = field(default_factory=list)
+    inferred: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    firmware_laps: set[tuple[int, int]] = field(default_factory=set)
+    faults: dict[str, int] = field(default_factory=dict)
+
+
+def soak(seed: int, root: Path) -> Outcome:
+    """One seed: deploy, three quick windows, then one inference per input; whatever was accepted is kept."""
+    outcome = Outcome(seed)
+    with LOADING:
+        firmware = RecordingFirmware()
+    with SimDutServer(firmware, faults=FaultPlan.parse(f"{README_MIX},seed={seed}")) as server:
+        target = TARGET.model_copy(update={"link": Link(url=server.url, timeout_s=TIMEOUT_S)})
+        run = RunDirectory(root / f"seed{seed}")
+        (run.path / "raw").mkdir(parents=True, exist_ok=True)
+        device = SerialDutDevice(target, run, seed=seed, rules=RULES, retry=RetryPolicy(attempts=4, backoff_s=0.05),
+                                 verify_loads=True)
+        try:
+            with LOADING:
+                device.deploy(MODEL, TARGET.default_stack)
+            device.measure_latency(1, RULES.warmup)
+            assert device.inputs is not None
+            for x in device.inputs:
+                outcome.inferred.append((x.id, device.infer(x)))
+        except DeviceError as e:
+            outcome.error = e
+        finally:
+            device.close()
+        outcome.windows = run.read_jsonl(WINDOWS)  # every window written, counted or not, interrupted or not
+        outcome.firmware_laps = firmware.lap_pairs()
+        outcome.faults = {k: server.fault_log.count(k) for k in ("drop_in", "drop_out", "corrupt_in", "corrupt_out")}
+    return outcome
+
+
+def test_the_readme_fault_mix_never_yields_a_wrong_number(tmp_path: Path) -> None:
+    host = HostReference.load(MODEL)  # first: builds the model and imports the runtimes before threads race for them
+    try:
+        RecordingFirmware().model.close()
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            outcomes = list(pool.map(lambda s: soak(s, tmp_path), SEEDS))
+        for outcome in outcomes:
+            inputs = {x.id: x.data for x in seeded_inputs(host.input, RULES.windows, outcome.seed, MODEL.name)}
+            if outcome.error is not None:  # an honest failure names its transcript
+                assert outcome.error.log_path == tmp_path / f"seed{outcome.seed}" / "raw" / "transcript.log"
+            else:
+                assert len([w for w in outcome.windows if w["counted"]]) == RULES.windows
+                assert len(outcome.inferred) == len(inputs)
+            for w in outcome.windows:
+                assert (w["lap_a_us"], w["lap_b_us"]) in outcome.firmware_laps, (outcome.seed, w)
+                expected = host.scores(inputs[str(w["input_id"])])
+                got = np.array(w["scores"], dtype=np.float64)
+                assert got.shape == expected.shape and np.max(np.abs(got - expected)) <= host.tolerance, outcome.seed
+            for input_id, got in outcome.inferred:
+                assert np.max(np.abs(got - host.scores(inputs[input_id]))) <= host.tolerance, (outcome.seed, input_id)
+    finally:
+        host.close()
+    completed = [o.seed for o in outcomes if o.error is None]
+    corrupted = sum(o.faults["corrupt_in"] + o.faults["corrupt_out"] for o in outcomes)
+    # every fault in the mix is recoverable: the retry budget must carry nearly every seed through
+    assert len(completed) >= len(SEEDS) - 1, [(o.seed, o.error and o.error.message) for o in outcomes]
+    assert corrupted > 0  # the soak did meet corruption
