@@ -70,6 +70,7 @@ class DutClient:
         self._buf = bytearray()
         self._logged = 0  # bytes at the front of _buf already written to the transcript
         self._timestamp_mode: str | None = None
+        self._last_lap_us: int | None = None  # the last lap the DUT printed since its last boot
         self._input: bytes | None = None
         self._loaded = False
 
@@ -217,6 +218,7 @@ class DutClient:
     def _reset_seen(self, deadline: float, settled: bool = False) -> DeviceReset:
         """Note a reset, let the banner finish (its m-ready), and return the error that makes the caller recover."""
         self._loaded = False
+        self._last_lap_us = None
         while not settled and (line := self._read_line(min(deadline, time.monotonic() + 0.5))) is not None:
             if isinstance(p.parse_line(p.split_prefix(p.decode_line(line))[1]), p.Ready):
                 break
@@ -310,6 +312,7 @@ class DutClient:
     def _reconnect(self) -> None:
         self.close()
         self._loaded = False
+        self._last_lap_us = None
         for attempt in range(self.retry.attempts):
             time.sleep(self.retry.delay(attempt))
             try:
@@ -461,9 +464,12 @@ class DutClient:
             if p.InferStep(f"m-infer-start-{n}", "infer-start", n) not in reply.messages:
                 raise self._error(OutOfStep, f"the reply to '{command}%' has no m-infer-start-{n}: "
                                   f"{[m.text for m in reply.messages][:4]}")
-            problem = infer_reply_problem(reply.messages, self.scores)
+            problem = infer_reply_problem(reply.messages, self.scores, timeout_s * 1e6, self._last_lap_us)
             if problem:
+                self._last_lap_us = None  # a reset whose banner was lost also turns the timer back: start afresh
                 raise self._error(CorruptReply, f"the reply to '{command}%' was corrupted: {problem}")
+            laps = reply.all(p.Lap)
+            self._last_lap_us = laps[-1].us if laps else self._last_lap_us
             return reply
 
         # the harness sends only valid infer commands: an e-[...] reply means the command was garbled on the way

@@ -70,8 +70,16 @@ class ScoreSpec:
                    for k in (q - 1, q, q + 1))
 
 
-def infer_reply_problem(messages: Sequence[p.Message], spec: ScoreSpec | None) -> str | None:
-    """Why an ``infer`` reply was corrupted on the wire, or None when it is well formed."""
+def infer_reply_problem(messages: Sequence[p.Message], spec: ScoreSpec | None, max_elapsed_us: float = math.inf,
+                        previous_lap_us: int | None = None) -> str | None:
+    """Why an ``infer`` reply was corrupted on the wire, or None when it is well formed.
+
+    The timed loop cannot have lasted longer than ``max_elapsed_us`` (the host's timeout for the command),
+    and the DUT's timer never runs backwards since its last boot (``previous_lap_us``, the last lap it
+    printed; a step forward of more than half the 32-bit wrap is a step backwards). A lap that lost or
+    changed a high digit fails one of these; one that changed a low digit into another digit cannot be
+    told from a true reading, since the protocol has no checksum.
+    """
     malformed = [m.text for m in messages if isinstance(m, p.Malformed)]
     if malformed:
         return f"malformed measurement line {malformed[0]!r}"
@@ -80,6 +88,12 @@ def infer_reply_problem(messages: Sequence[p.Message], spec: ScoreSpec | None) -
         return f"{len(laps)} m-lap-us lines where the firmware prints two (or none in energy mode)"
     if any(us >= TIMER_WRAP for us in laps):
         return f"a lap of {max(laps)} us exceeds the 32-bit timer"
+    if laps:
+        elapsed = (laps[1] - laps[0]) % TIMER_WRAP
+        if elapsed > max_elapsed_us:
+            return f"laps {laps[0]} and {laps[1]} span {elapsed} us, longer than the host waited"
+        if previous_lap_us is not None and (laps[0] - previous_lap_us) % TIMER_WRAP >= TIMER_WRAP // 2:
+            return f"lap {laps[0]} us runs back from the DUT's previous lap {previous_lap_us} us"
     results = [m for m in messages if isinstance(m, p.Results)]
     if len(results) != 1:
         return f"{len(results)} m-results lines where the firmware prints one"
