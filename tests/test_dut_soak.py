@@ -8,6 +8,7 @@ Seeds run in parallel threads: each run mostly waits (on the 5 s stall, on delay
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from harness.registry.models import ModelRegistry
 from harness.registry.resources import Link
 from harness.registry.targets import TargetRegistry
 from harness.rundir.directory import RunDirectory
+from harness.runs.bench import BenchSettings, bench_device
 from harness.runtimes.inputs import seeded_inputs
 
 MODEL = ModelRegistry(models_dir()).get("mlperf-dscnn-kws")
@@ -124,3 +126,14 @@ def test_the_readme_fault_mix_never_yields_a_wrong_number(tmp_path: Path) -> Non
     # every fault in the mix is recoverable: the retry budget must carry nearly every seed through
     assert len(completed) >= len(SEEDS) - 1, [(o.seed, o.error and o.error.message) for o in outcomes]
     assert corrupted > 0  # the soak did meet corruption
+
+
+def test_the_readme_fault_mix_with_seed_2_completes_a_bench_run(tmp_path: Path) -> None:
+    """It used to end in exit 4: a garbled 'Insufficent' reply restarted whole loads until the retries ran out."""
+    with SimDutServer(SimulatedFirmware(TARGET, MODEL), faults=FaultPlan.parse(f"{README_MIX},seed=2")) as server:
+        run = bench_device(BenchSettings(port=server.url, model=MODEL.name, target=TARGET.name, quick=True,
+                                         timeout_s=TIMEOUT_S), MODEL, TARGET, tmp_path)
+        faults = {kind: server.fault_log.count(kind) for kind in ("reset", "stall", "corrupt_in", "drop_in")}
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "complete" and status["summary"]["windows"] == 3 and status["resets"] == 1
+    assert all(faults.values()), faults  # the run met every kind of fault in the mix
