@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from harness.core.errors import DeviceError
 from harness.core.paths import models_dir, targets_dir
+from harness.core.transcript import Transcript
 from harness.devices.parity import HostReference
 from harness.devices.serial_dut import SerialDutDevice
+from harness.dut.client import DutClient
 from harness.dut.modes import Rules
 from harness.dut.records import RetryPolicy
 from harness.dut.sim.faults import FaultPlan
@@ -69,6 +72,7 @@ class Outcome:
     inferred: list[tuple[str, np.ndarray]] = field(default_factory=list)
     firmware_laps: set[tuple[int, int]] = field(default_factory=set)
     faults: dict[str, int] = field(default_factory=dict)
+    caught: int = 0  # corrupted infer replies the client recognised and ran again
 
 
 def soak(seed: int, root: Path) -> Outcome:
@@ -94,6 +98,7 @@ def soak(seed: int, root: Path) -> Outcome:
         finally:
             device.close()
         outcome.windows = run.read_jsonl(WINDOWS)  # every window written, counted or not, interrupted or not
+        outcome.caught = (run.path / "raw" / "transcript.log").read_text().count("# error: the reply to 'infer")
         outcome.firmware_laps = firmware.lap_pairs()
         outcome.faults = {k: server.fault_log.count(k) for k in ("drop_in", "drop_out", "corrupt_in", "corrupt_out")}
     return outcome
@@ -125,7 +130,7 @@ def test_the_readme_fault_mix_never_yields_a_wrong_number(tmp_path: Path) -> Non
     corrupted = sum(o.faults["corrupt_in"] + o.faults["corrupt_out"] for o in outcomes)
     # every fault in the mix is recoverable: the retry budget must carry nearly every seed through
     assert len(completed) >= len(SEEDS) - 1, [(o.seed, o.error and o.error.message) for o in outcomes]
-    assert corrupted > 0  # the soak did meet corruption
+    assert corrupted > 0 and sum(o.caught for o in outcomes) > 0  # the soak met corruption, and caught some of it
 
 
 def test_the_readme_fault_mix_with_seed_2_completes_a_bench_run(tmp_path: Path) -> None:
@@ -137,3 +142,34 @@ def test_the_readme_fault_mix_with_seed_2_completes_a_bench_run(tmp_path: Path) 
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "complete" and status["summary"]["windows"] == 3 and status["resets"] == 1
     assert all(faults.values()), faults  # the run met every kind of fault in the mix
+
+
+class FlippingFirmware(SimulatedFirmware):
+    """Receives the first ``db <hex>`` chunk with one hex digit flipped into another (bit 0 of its first digit)."""
+
+    def __init__(self) -> None:
+        super().__init__(TARGET, MODEL)
+        self.flipped = False
+
+    def handle(self, command: str) -> list[Reply]:
+        if command.startswith("db ") and not command.startswith(("db load", "db print")) and not self.flipped:
+            self.flipped = True
+            command = "db " + format(int(command[3], 16) ^ 1, "x") + command[4:]
+        return super().handle(command)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_hex_digit_flipped_into_another_is_caught_only_by_the_read_back(tmp_path: Path, verify: bool) -> None:
+    data = bytes(range(200, 256)) + bytes(434)  # 490 bytes, the model's input; the first digit sent is 'c'
+    firmware = FlippingFirmware()
+    with SimDutServer(firmware) as server, DutClient(Link(url=server.url, timeout_s=2.0),
+                                                     Transcript(tmp_path / "transcript.log"),
+                                                     verify_loads=verify) as client:
+        stats = client.load(data)
+    held = bytes(firmware._db_buffer.data)
+    assert firmware.flipped
+    if verify:
+        assert stats.attempts == 2 and held == data
+        assert "read back" in (tmp_path / "transcript.log").read_text()
+    else:  # the firmware cannot tell: it stores 0xd8 for 0xc8 and says m-load-done
+        assert stats.attempts == 1 and held == bytes([0xd8]) + data[1:]
