@@ -174,3 +174,15 @@ def test_a_hex_digit_flipped_into_another_is_caught_only_by_the_read_back(tmp_pa
         assert "read back" in (tmp_path / "transcript.log").read_text()
     else:  # the firmware cannot tell: it stores 0xd8 for 0xc8 and says m-load-done
         assert stats.attempts == 1 and held == bytes([0xd8]) + data[1:]
+
+
+def test_corrupted_result_lines_are_not_blamed_on_the_model(tmp_path: Path) -> None:
+    """``corrupt_out=0.003,seed=6`` flips a digit of a printed score (2.0 off); parity used to call that drift."""
+    with SimDutServer(SimulatedFirmware(TARGET, MODEL), faults=FaultPlan.parse("corrupt_out=0.003,seed=6")) as server:
+        run = bench_device(BenchSettings(port=server.url, model=MODEL.name, target=TARGET.name, mode="accuracy",
+                                         count=8, timeout_s=2.0), MODEL, TARGET, tmp_path)
+        flips = server.fault_log.count("corrupt_out")
+    accuracy = json.loads((run / "accuracy.json").read_text())
+    assert accuracy["status"] == "complete" and accuracy["n_done"] == 8 and flips > 0
+    assert accuracy["parity"]["drift"] is False and accuracy["parity"]["top1_agreement"] == 1.0
+    assert "was corrupted" in (run / "raw" / "transcript.log").read_text()
