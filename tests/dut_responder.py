@@ -1,8 +1,9 @@
 """A tiny scripted MLPerf Tiny responder on a local socket, for testing the host driver at the transport boundary.
 
 It answers the protocol's bytes the way reference firmware does, with faults switched on by the test:
-silence, an ignored first ``name%``, debug noise after ``m-ready``, a dropped hex digit in chosen ``db``
-chunks, a reset (boot banner) instead of chosen ``infer`` replies, and an IO manager in front.
+silence, an ignored first ``name%``, debug noise after ``m-ready`` (with or without its line end), a
+dropped hex digit or any error reply for chosen ``db`` chunks, a reset (boot banner) or a corrupted
+result line instead of chosen ``infer`` replies, a partial reply line, and an IO manager in front.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass, field
 
 BANNER = ["m-timestamp-mode-performance", "m-init-done", "m-ready"]
 N_CLASSES = 12
+TOP_SCORE = 0.996  # the largest score an int8 softmax output (scale 1/256, zero point -128) prints
 
 
 def scores_for(buffer: bytes) -> list[float]:
     """The responder's 'model': one-hot on class ``buffer[0] % 12``, so tests know the top-1 in advance."""
     top = buffer[0] % N_CLASSES if buffer else 0
-    return [1.0 if i == top else 0.0 for i in range(N_CLASSES)]
+    return [TOP_SCORE if i == top else 0.0 for i in range(N_CLASSES)]
 
 
 @dataclass
@@ -33,6 +35,10 @@ class ScriptedDut:
     hangup_on_infers: set[int] = field(default_factory=set)  # the link drops (USB re-enumeration, socket closed)
     dead_from_infer: int | None = None  # from this infer on the DUT answers nothing (a hung board)
     io_manager: bool = False
+    chunk_errors: dict[int, str] = field(default_factory=dict)  # `db <hex>` index -> e-[reason] printed, nothing stored
+    noise_without_eol: bool = False  # a debug print after m-ready whose CR/LF was lost
+    partial_reply: str | None = None  # every command is answered with this text and no line end, then silence
+    results_lines: dict[int, str] = field(default_factory=dict)  # infer index -> the (corrupted) m-results line
     commands: list[str] = field(default_factory=list)
     _clock_us: int = 1_000
     _expected: int = 0
@@ -87,8 +93,11 @@ class ScriptedDut:
                         lines = self._reply(command)
                         if lines is None:
                             break  # hang up: the with-block closes the connection
-                        if lines:
-                            conn.sendall("".join(f"{line}\r\n" for line in lines).encode("latin-1"))
+                        if self.partial_reply is not None:
+                            conn.sendall(self.partial_reply.encode("latin-1"))
+                        elif lines:
+                            noise = "[debug] heap 1234 free" if self.noise_without_eol else ""
+                            conn.sendall(("".join(f"{line}\r\n" for line in lines) + noise).encode("latin-1"))
 
     def _reply(self, command: str) -> list[str] | None:
         self.commands.append(command)
@@ -138,6 +147,8 @@ class ScriptedDut:
             return [f"m-[Expecting {self._expected} bytes]"]
         index = self._chunks
         self._chunks += 1
+        if index in self.chunk_errors:
+            return [f"e-[{self.chunk_errors[index]}]"]
         if index in self.drop_digit_in_chunks:
             rest = rest[:-1]
         if index in self.corrupt_digit_in_chunks:
@@ -164,7 +175,7 @@ class ScriptedDut:
         a = self._clock_us
         self._clock_us += n * self.latency_us
         return [f"m-warmup-start-{warmup}", "m-warmup-done", f"m-infer-start-{n}", f"m-lap-us-{a}",
-                f"m-lap-us-{self._clock_us}", "m-infer-done", self._results()]
+                f"m-lap-us-{self._clock_us}", "m-infer-done", self.results_lines.get(index, self._results())]
 
     def _results(self) -> str:
         return "m-results-[" + ",".join(f"{v:.3f}" for v in scores_for(bytes(self._buffer))) + "]"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from harness.core.errors import ConfigError
 from harness.dut import protocol as p
+from harness.dut.validation import ScoreSpec, infer_reply_problem
 
 
 def test_commands_end_in_percent_without_cr_or_lf() -> None:
@@ -60,7 +64,7 @@ def test_behind_an_io_manager_chunks_are_26_bytes() -> None:
     ("m-init-done", p.Boot("m-init-done", None)),
     ("m-dut-passthrough(db load 490)", p.Passthrough("m-dut-passthrough(db load 490)", "db load 490")),
     ("debug: heap 1234", p.Noise("debug: heap 1234")),
-    ("m-results-[0.1,garbage]", p.Noise("m-results-[0.1,garbage]")),
+    ("m-results-[0.1,garbage]", p.Malformed("m-results-[0.1,garbage]")),  # corruption, never noise
     ("xxm-ready", p.Noise("xxm-ready")),
 ])
 def test_reply_lines_parse_into_typed_messages(line: str, expected: p.Message) -> None:
@@ -78,3 +82,49 @@ def test_reference_load_wire_bytes_counts_both_directions_by_hand() -> None:
     # received "m-[Expecting 62 bytes]\r\n" (24) + "m-ready\r\n" (9) after each of 3 commands + "m-load-done\r\n" (13)
     assert p.reference_load_wire_bytes(62) == 11 + 2 * 66 + 24 + 3 * 9 + 13
     assert p.wire_seconds(11520, 115200) == pytest.approx(1.0)
+
+
+# ---- what corruption looks like, and what it does not stall (issue 10) --------------------------------------
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("[debug] t=6700 us heap okm-ready", p.Ready("m-ready")),  # noise whose CR/LF was lost, then the reply end
+    ("[debug] heap okm-[Expecting 490 bytes]", p.Expecting("m-[Expecting 490 bytes]", 490)),
+    ("[debug] heap oke-[Insufficent number of hex digits]",
+     p.DutError("e-[Insufficent number of hex digits]", "Insufficent number of hex digits")),
+    ("m-redy", p.Ready("m-redy")),  # a garbled m-ready still ends the reply
+    ("-ready", p.Ready("-ready")),
+    ("m-lap-us-12a45", p.Malformed("m-lap-us-12a45")),
+    ("m-lap-us-12345678901", p.Malformed("m-lap-us-12345678901")),
+    ("m-results-[0.1,,0.2]", p.Malformed("m-results-[0.1,,0.2]")),
+    ("m-results-[nan]", p.Malformed("m-results-[nan]")),
+    ("[debug] m-ready soon", p.Noise("[debug] m-ready soon")),  # a token inside noise that is not a whole reply
+])
+def test_corrupted_and_glued_lines(line: str, expected: p.Message) -> None:
+    assert p.parse_line(line) == expected
+
+
+def test_a_relayed_line_behind_glued_noise_keeps_its_prefix() -> None:
+    assert p.split_prefix("[debug] heap ok[dut]: m-ready") == (True, "m-ready")
+
+
+def test_score_spec_of_an_int8_output_accepts_its_printed_steps_only() -> None:
+    spec = ScoreSpec.quantized(3, 1 / 256, -128, np.dtype(np.int8))
+    assert spec.low == pytest.approx(-0.0005) and spec.high == pytest.approx(255 / 256 + 0.0005)
+    assert spec.problem([0.0, 0.004, 0.996]) is None  # q = -128, -127, 127 printed with 3 decimals
+    assert "outside" in spec.problem([0.0, 0.0, 4.0])
+    assert "no dequantized step" in spec.problem([0.0, 0.0, 0.002])
+    assert "2 scores" in spec.problem([0.0, 0.0])
+    assert "not finite" in spec.problem([0.0, math.inf, 0.0])
+    assert ScoreSpec.floating(2).problem([-3.5, 12.25]) is None
+
+
+def test_laps_that_outlast_the_timeout_or_run_back_are_corruption() -> None:
+    def reply(a: int, b: int) -> list[p.Message]:
+        return [p.Lap(f"m-lap-us-{a}", a), p.Lap(f"m-lap-us-{b}", b), p.Results("m-results-[0.5]", (0.5,))]
+
+    assert infer_reply_problem(reply(100, 5_000), None, 1e6, 50) is None
+    assert infer_reply_problem(reply(2**32 - 10, 5_000), None, 1e6, 2**32 - 20) is None  # across the timer's wrap
+    assert "longer than the host waited" in infer_reply_problem(reply(3_853_031, 385_331), None, 3e6, 0)
+    assert "runs back" in infer_reply_problem(reply(1_039, 85_528), None, 1e6, 10_000)
+    assert "1 m-lap-us" in infer_reply_problem(reply(1, 2)[1:], None)

@@ -3,7 +3,7 @@
 One line per event, flushed as written so a killed run keeps it::
 
     <seconds since open> > <bytes sent, escaped>
-    <seconds since open> < <line received, escaped>
+    <seconds since open> < <line received, escaped; a line without CR/LF is a partial one, its rest follows>
     <seconds since open> # <note: retry, reset, reconnect, timeout>
 """
 
@@ -38,9 +38,10 @@ class Transcript:
         self.bytes_sent += len(data)
         self._write(">", _escape(data))
 
-    def received(self, line: bytes) -> None:
-        self.bytes_received += len(line)
-        self._write("<", _escape(line))
+    def received(self, data: bytes) -> None:
+        """A received line, or the bytes of a line received so far (logged at a timeout or close, once)."""
+        self.bytes_received += len(data)
+        self._write("<", _escape(data))
 
     def note(self, text: str) -> None:
         self._write("#", text)

@@ -35,6 +35,7 @@ class DeviceSettings:
     rules: Rules = MLPERF
     inputs: Sequence[ModelInput] | None = None
     progress: Progress | None = None
+    verify_loads: bool = False  # a DUT reads every loaded input back (db print): for links that corrupt bytes
 
 
 Opener = Callable[[TargetProfile, RunDirectory, DeviceSettings], Device]
@@ -45,7 +46,7 @@ BACKENDS.add("ssh", lambda target, run, s: SshDevice(target, run, seed=s.seed, o
 
 def _serial(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
     return SerialDutDevice(target, run, seed=s.seed, rules=s.rules, monitor=target.power_monitor, inputs=s.inputs,
-                           progress=s.progress)
+                           progress=s.progress, verify_loads=s.verify_loads)
 
 
 def serial_scheme(scheme: str) -> bool:

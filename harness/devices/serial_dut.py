@@ -20,7 +20,7 @@ from harness.core.transcript import Transcript
 from harness.core.units import Duration, Energy, Power
 from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
 from harness.devices.capabilities import Capability, EnergyMeter, Inference, LatencyMeter
-from harness.devices.parity import HostReference
+from harness.devices.parity import PRINT_ROUNDING, HostReference
 from harness.dut.client import DutClient
 from harness.dut.modes import (
     MLPERF,
@@ -32,6 +32,7 @@ from harness.dut.modes import (
     median_window,
 )
 from harness.dut.records import RetryPolicy
+from harness.dut.validation import ScoreSpec
 from harness.power.integrate import EnergyMeasurement
 from harness.power.monitor import open_monitor
 from harness.power.trace import Trace
@@ -53,7 +54,8 @@ class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
 
     def __init__(self, target: TargetProfile, run: RunDirectory, *, seed: int = 0, rules: Rules = MLPERF,
                  monitor: MonitorSpec | None = None, inputs: Sequence[ModelInput] | None = None,
-                 retry: RetryPolicy | None = None, progress: Progress | None = None) -> None:
+                 retry: RetryPolicy | None = None, progress: Progress | None = None,
+                 verify_loads: bool = False) -> None:
         super().__init__(target)
         self.run = run
         self.seed = seed
@@ -64,6 +66,7 @@ class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
         self.inputs = list(inputs) if inputs is not None else None
         self.retry = retry
         self.progress = progress
+        self.verify_loads = verify_loads
         self.client: DutClient | None = None
         self.host: HostReference | None = None
 
@@ -92,7 +95,8 @@ class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
         self.host = HostReference.load(model)
         if self.inputs is None:
             self.inputs = seeded_inputs(self.host.input, self.rules.windows, self.seed, model.name)
-        self.client = DutClient(self.link, Transcript(self.transcript_path), retry=self.retry)
+        self.client = DutClient(self.link, Transcript(self.transcript_path), retry=self.retry,
+                                scores=score_spec(self.host), verify_loads=self.verify_loads)
         try:
             info = self.client.open()
         except BaseException:
@@ -175,3 +179,12 @@ class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
         if self.host is not None:
             self.host.close()
             self.host = None
+
+
+def score_spec(host: HostReference) -> ScoreSpec:
+    """What the DUT's result lines may hold for this model: its output size and the range its output can represent."""
+    out = host.output
+    count = int(np.prod(out.shape))
+    if out.quantized and np.issubdtype(out.dtype, np.integer):
+        return ScoreSpec.quantized(count, out.scale, out.zero_point, out.dtype, PRINT_ROUNDING)
+    return ScoreSpec.floating(count)

@@ -1,14 +1,18 @@
 """DutClient: drives MLPerf Tiny firmware over any pyserial URL and survives the bench's usual faults.
 
-Faults handled: boards that ignore the first ``name%``, debug noise between replies, ``e-[...]``
-replies after dropped bytes (the chunk, or the whole load, is sent again), a reset mid-command
-(boot banner seen: wait for it, identify again, reload the input, retry), a lost link (reopen the
-URL with backoff), a stall (a lone ``%`` until the DUT answers again), and a device that stops
-answering (DeviceTimeout naming the transcript). Every byte goes to the transcript.
+Faults handled: boards that ignore the first ``name%``, debug noise between replies (also when its
+line end was lost), ``e-[...]`` replies to a ``db`` chunk (the chunk is sent again; the whole load when
+the firmware had stored part of it), a reset mid-command (boot banner seen: wait for it, identify
+again, reload the input, retry), a lost link (reopen the URL with backoff), a stall (a lone ``%``
+until the DUT answers again), corrupted result or lap lines (checked by harness.dut.validation: the
+inference is run again), and a device that stops answering (DeviceTimeout naming the transcript).
+Retries are bounded; corruption that persists is a DeviceError, never a result. Every received
+byte goes to the transcript, a partial line included.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -20,6 +24,7 @@ from harness.core.errors import DeviceError, DeviceTimeout
 from harness.core.transcript import Transcript
 from harness.dut import protocol as p
 from harness.dut.records import (
+    CorruptReply,
     DeviceReset,
     DutInfo,
     DutReplyError,
@@ -30,6 +35,7 @@ from harness.dut.records import (
     Reply,
     RetryPolicy,
 )
+from harness.dut.validation import ScoreSpec, infer_reply_problem, results_problem
 from harness.registry.resources import Link
 
 T = TypeVar("T")
@@ -37,15 +43,23 @@ E = TypeVar("E", bound=DeviceError)
 
 POLL_S = 0.02  # the port's read timeout; reads wake at least this often to check deadlines
 SETTLE_S = 0.1  # a link quiet this long after a fault holds no more late replies
-REJECTED_WHOLE = ("Insufficent number of hex digits", "Unknown command")  # e-[...] reasons that leave the buffer as is
+PARTLY_STORED = "Invalid hex digit"  # the one chunk error after which the firmware has kept the pairs before it
+READ_BACK_BYTES = 32  # bytes per 'db print' of a read-back: 4 lines, short enough to come back intact on a noisy link
+SIMILAR = 0.8  # difflib ratio above which a reason garbled on the wire is still recognised
 
 
 class DutClient:
     """One DUT on one link. Use as a context manager; ``open()`` connects and identifies the DUT."""
 
     def __init__(self, link: Link, transcript: Transcript, retry: RetryPolicy | None = None,
-                 wake_s: float = 1.0) -> None:
+                 wake_s: float = 1.0, scores: ScoreSpec | None = None, verify_loads: bool = False) -> None:
+        """``scores`` says what the model's result lines may hold (None: only the grammar is checked);
+        ``verify_loads`` reads every loaded input back with ``db print`` (a hex digit flipped into another
+        one is otherwise accepted by the firmware)."""
         self.link = link
+        self.scores = scores
+        self.verify_loads = verify_loads
+        self.load_passes = 0
         self.transcript = transcript
         self.retry = retry or RetryPolicy()
         self.wake_s = wake_s
@@ -54,7 +68,9 @@ class DutClient:
         self.reconnects = 0
         self._port: serial.SerialBase | None = None
         self._buf = bytearray()
+        self._logged = 0  # bytes at the front of _buf already written to the transcript
         self._timestamp_mode: str | None = None
+        self._last_lap_us: int | None = None  # the last lap the DUT printed since its last boot
         self._input: bytes | None = None
         self._loaded = False
 
@@ -66,6 +82,7 @@ class DutClient:
         return self.info
 
     def close(self) -> None:
+        self._log_partial()
         if self._port is not None:
             self._port.close()
             self._port = None
@@ -93,7 +110,9 @@ class DutClient:
         except (serial.SerialException, OSError, ValueError) as e:
             raise self._error(LinkLost, f"cannot open {self.link.url}: {e}",
                               hint="check the port with 'harness devices' (or the socket:// address)") from e
+        self._log_partial()
         self._buf.clear()
+        self._logged = 0
 
     def _handshake(self, deadline: float) -> DutInfo:
         """Send ``name%`` until the DUT answers (some boards drop the first command after boot)."""
@@ -137,21 +156,43 @@ class DutClient:
             raise self._error(LinkLost, f"{self.link.url}: write failed: {e}") from e
 
     def _read_line(self, deadline: float) -> bytes | None:
-        """The next complete line (with its CR/LF), or None once ``deadline`` passes."""
+        """The next complete line (with its CR/LF), or None once ``deadline`` passes.
+
+        Lines end in CR LF; a lone CR also ends one, since its LF was lost on the wire (a CR that is the
+        last byte read waits one poll for its LF).
+        """
         assert self._port is not None
         while True:
-            end = self._buf.find(b"\n")
-            if end >= 0:
+            end = _line_end(self._buf)
+            if end is None and self._buf.endswith(b"\r") and time.monotonic() < deadline:
+                self._read_more()
+                end = _line_end(self._buf)
+                if end is None and self._buf.endswith(b"\r"):
+                    end = len(self._buf) - 1
+            if end is not None:
                 line = bytes(self._buf[: end + 1])
                 del self._buf[: end + 1]
-                self.transcript.received(line)
+                self.transcript.received(line[self._logged:])
+                self._logged = 0
                 return line
             if time.monotonic() >= deadline:
+                self._log_partial()
                 return None
-            try:
-                self._buf += self._port.read(max(1, self._port.in_waiting))
-            except (serial.SerialException, OSError) as e:
-                raise self._error(LinkLost, f"{self.link.url}: read failed: {e}") from e
+            self._read_more()
+
+    def _read_more(self) -> None:
+        """What has arrived, waiting at most one poll interval for a first byte."""
+        assert self._port is not None
+        try:
+            self._buf += self._port.read(max(1, self._port.in_waiting))
+        except (serial.SerialException, OSError) as e:
+            raise self._error(LinkLost, f"{self.link.url}: read failed: {e}") from e
+
+    def _log_partial(self) -> None:
+        """Write bytes received without a line end yet (at a timeout or close) so the transcript misses none."""
+        if len(self._buf) > self._logged:
+            self.transcript.received(bytes(self._buf[self._logged:]))
+            self._logged = len(self._buf)
 
     def _drain(self) -> None:
         """Consume what arrived since the last reply (debug prints, a boot banner) before sending."""
@@ -163,7 +204,7 @@ class DutClient:
         except (serial.SerialException, OSError) as e:
             raise self._error(LinkLost, f"{self.link.url}: read failed: {e}") from e
         booted = settled = False
-        while b"\n" in self._buf:
+        while _line_end(self._buf) is not None:
             line = self._read_line(0.0)
             assert line is not None
             msg = p.parse_line(p.split_prefix(p.decode_line(line))[1])
@@ -177,6 +218,7 @@ class DutClient:
     def _reset_seen(self, deadline: float, settled: bool = False) -> DeviceReset:
         """Note a reset, let the banner finish (its m-ready), and return the error that makes the caller recover."""
         self._loaded = False
+        self._last_lap_us = None
         while not settled and (line := self._read_line(min(deadline, time.monotonic() + 0.5))) is not None:
             if isinstance(p.parse_line(p.split_prefix(p.decode_line(line))[1]), p.Ready):
                 break
@@ -238,7 +280,7 @@ class DutClient:
             self._resync()
         elif isinstance(error, DeviceReset):
             self.info = self._handshake(time.monotonic() + self.link.timeout_s)
-        elif isinstance(error, (OutOfStep, DutReplyError)):
+        elif isinstance(error, (OutOfStep, DutReplyError, CorruptReply)):
             self._settle()
 
     def _resync(self) -> None:
@@ -270,6 +312,7 @@ class DutClient:
     def _reconnect(self) -> None:
         self.close()
         self._loaded = False
+        self._last_lap_us = None
         for attempt in range(self.retry.attempts):
             time.sleep(self.retry.delay(attempt))
             try:
@@ -284,7 +327,7 @@ class DutClient:
 
     def _resilient(self, what: str, op: Callable[[], T], retry_replies: bool = False, reload: bool = True) -> T:
         """Run ``op``; after a timeout, reset or lost link recover (reloading the input) and try again."""
-        retryable: tuple[type[DeviceError], ...] = (DeviceTimeout, DeviceReset, LinkLost, OutOfStep)
+        retryable: tuple[type[DeviceError], ...] = (DeviceTimeout, DeviceReset, LinkLost, OutOfStep, CorruptReply)
         if retry_replies:
             retryable += (DutReplyError,)
         last: DeviceError | None = None
@@ -315,23 +358,40 @@ class DutClient:
         return self._exchange(command, timeout_s or self.link.timeout_s, via_io=False)
 
     def load(self, data: bytes) -> LoadStats:
-        """Load an input tensor with ``db`` chunks; ``e-[...]`` replies (dropped bytes) restart the load."""
+        """Load an input tensor with ``db`` chunks; a rejected chunk is sent again, a corrupted load done again."""
         self._input, self._loaded = bytes(data), False
         t0 = time.perf_counter()
-        attempts = 0
-
-        def once() -> int:
-            nonlocal attempts
-            attempts += 1
-            return self._load_once(data)
-
-        wire = self._resilient(f"loading {len(data)} bytes", once, retry_replies=True, reload=False)
-        return LoadStats(len(data), wire, time.perf_counter() - t0, attempts)
+        passes = self.load_passes
+        wire = self._resilient(f"loading {len(data)} bytes", lambda: self._load_once(data), retry_replies=True,
+                               reload=False)
+        return LoadStats(len(data), wire, time.perf_counter() - t0, self.load_passes - passes)
 
     def _load_once(self, data: bytes) -> int:
+        """Load passes until one is clean: a load spoiled by a corrupted chunk or reply costs a pass, not an attempt.
+
+        Timeouts, resets and lost links end the passes; the caller's retry policy recovers from them.
+        """
         if self._loaded and data == self._input:
             return 0
         self._loaded = False
+        last: DeviceError | None = None
+        for attempt in range(self.retry.attempts):
+            try:
+                wire = self._load_pass(data)
+            except (DutReplyError, CorruptReply, OutOfStep) as e:  # noqa: PERF203 - retry loop
+                last = e
+                self.transcript.note(f"load pass {attempt + 1}/{self.retry.attempts} failed ({e.message}); "
+                                     "loading again")
+                self._settle()
+                continue
+            self._loaded = True
+            return wire
+        assert last is not None
+        raise last
+
+    def _load_pass(self, data: bytes) -> int:
+        """``db load N`` and every chunk once (a rejected chunk is resent), then the read-back if asked for."""
+        self.load_passes += 1
         commands = p.load_commands(data, p.CHUNK_BYTES_IO_MANAGER if self.link.io_manager else p.CHUNK_BYTES)
         wire = 0
         done = False
@@ -349,20 +409,48 @@ class DutClient:
         if not done:
             raise self._error(DutReplyError, "no m-load-done after the last chunk: hex digits were lost on the wire",
                               reason="no load-done")
-        self._loaded = True
+        if self.verify_loads:
+            wire += self._read_back(data)
+        return wire
+
+    def _read_back(self, data: bytes) -> int:
+        """``db print N off`` piece by piece: the buffer as the DUT holds it must be ``data`` byte for byte.
+
+        A piece that differs is read again (the reply may have been garbled on its way back); the load is
+        spoiled only when the DUT shows the same wrong bytes twice, or no intact copy within the retries.
+        """
+        wire = 0
+        for offset in range(0, len(data), READ_BACK_BYTES):
+            want = data[offset:offset + READ_BACK_BYTES]
+            seen: bytes | None = None
+            for _ in range(self.retry.attempts):
+                reply = self._exchange(f"db print {len(want)} {offset}", self.link.timeout_s)
+                wire += reply.wire_bytes
+                held = b"".join(m.data for m in reply.all(p.Buffer))
+                if held == want:
+                    break
+                if held == seen and len(held) == len(want):
+                    raise self._error(CorruptReply, f"the DUT holds {held.hex()} at bytes {offset}.."
+                                      f"{offset + len(want)} (read back twice) where {want.hex()} was sent")
+                seen = held
+            else:
+                raise self._error(CorruptReply, f"bytes {offset}..{offset + len(want)} of the input did not read back "
+                                  f"intact with 'db print' in {self.retry.attempts} tries")
         return wire
 
     def _chunk(self, command: str) -> Reply:
-        """One ``db <hex>`` command, sent again when the DUT rejected it whole (nothing was appended).
+        """One ``db <hex>`` command, sent again after any ``e-[...]`` reply (bounded by the retry policy).
 
-        Reference firmware rejects an odd digit count (a dropped byte) and an unparsable command (a
-        corrupted ``db``) before touching its buffer, so resending just that chunk is safe.
+        Reference firmware (``ee_buffer_parse``) rejects an odd digit count (a dropped byte) and an
+        unparsable command (a corrupted ``db``) before touching its buffer, so resending the chunk is
+        safe. The exception is ``Invalid hex digit``: the pairs before the bad one are already stored,
+        so a resend would shift the buffer; that error (recognised even when garbled) restarts the load.
         """
         for attempt in range(self.retry.attempts):
             try:
                 return self._exchange(command, self.link.timeout_s)
             except DutReplyError as e:
-                if not e.reason.startswith(REJECTED_WHOLE) or attempt == self.retry.attempts - 1:
+                if _partly_stored(e.reason) or attempt == self.retry.attempts - 1:
                     raise
                 self.transcript.note(f"chunk rejected ({e.reason}); sending it again")
         raise AssertionError("unreachable")
@@ -376,14 +464,44 @@ class DutClient:
             if p.InferStep(f"m-infer-start-{n}", "infer-start", n) not in reply.messages:
                 raise self._error(OutOfStep, f"the reply to '{command}%' has no m-infer-start-{n}: "
                                   f"{[m.text for m in reply.messages][:4]}")
+            problem = infer_reply_problem(reply.messages, self.scores, timeout_s * 1e6, self._last_lap_us)
+            if problem:
+                self._last_lap_us = None  # a reset whose banner was lost also turns the timer back: start afresh
+                raise self._error(CorruptReply, f"the reply to '{command}%' was corrupted: {problem}")
+            laps = reply.all(p.Lap)
+            self._last_lap_us = laps[-1].us if laps else self._last_lap_us
             return reply
 
-        reply = self._resilient(f"'{command}%'", once)
+        # the harness sends only valid infer commands: an e-[...] reply means the command was garbled on the way
+        reply = self._resilient(f"'{command}%'", once, retry_replies=True)
         scores = reply.all(p.Results)
         return InferResult(n, warmup, tuple(m.us for m in reply.all(p.Lap)), scores[-1].values if scores else ())
 
     def results(self) -> tuple[float, ...]:
-        found = self.command("results").all(p.Results)
-        if not found:
-            raise self._error(DutReplyError, "the reply to 'results%' has no m-results-[...] line", reason="no results")
-        return found[-1].values
+        """``results%``: the last inference's scores, checked as an infer reply's are."""
+        def once() -> tuple[float, ...]:
+            found = self._exchange("results", self.link.timeout_s).all(p.Results)
+            if not found:
+                raise self._error(DutReplyError, "the reply to 'results%' has no m-results-[...] line",
+                                  reason="no results")
+            problem = results_problem(found[-1], self.scores)
+            if problem:
+                raise self._error(CorruptReply, f"the reply to 'results%' was corrupted: {problem}")
+            return found[-1].values
+
+        return self._resilient("'results%'", once)
+
+
+def _line_end(buf: bytearray) -> int | None:
+    """Index of the last byte of the first complete line in ``buf``: its LF, or a CR followed by anything but LF."""
+    lf = buf.find(b"\n")
+    cr = buf.find(b"\r")
+    if 0 <= cr < len(buf) - 1 and (lf < 0 or cr < lf - 1):
+        return cr
+    return lf if lf >= 0 else None
+
+
+def _partly_stored(reason: str) -> bool:
+    """Whether an ``e-[...]`` reason is (a garbled) ``Invalid hex digit``, after which the firmware kept some pairs."""
+    head = reason[:len(PARTLY_STORED)]
+    return difflib.SequenceMatcher(None, head, PARTLY_STORED).ratio() >= SIMILAR

@@ -8,6 +8,7 @@ shared/reference/lab_protocols.md: commands are ASCII ending in ``%`` (no CR/LF)
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,11 +163,25 @@ class Noise(Message):
     """Anything else: debug prints, garbage after a dropped byte, other firmware chatter."""
 
 
+@dataclass(frozen=True)
+class Malformed(Message):
+    """A line that starts as a measurement (``m-results-``, ``m-lap-us-``) but breaks its grammar: corruption.
+
+    It is never dropped as noise, since a result that silently went missing reads as a device that printed none.
+    """
+
+
+NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+RESULTS = re.compile(rf"m-results-\[((?:{NUMBER})(?:,{NUMBER})*)?\]")
+LAP = re.compile(r"m-lap-us-(\d{1,10})")
+MEASUREMENT_PREFIXES = ("m-results-", "m-lap-us-")
+NOISE_PREFIX = "["
+REPLY_TOKEN = re.compile(r"m-|e-\[")
+READY_SIMILAR = 0.85  # difflib ratio of a garbled m-ready (one byte dropped or flipped: 0.92) to the real one
+
+
 def _results(m: re.Match[str]) -> Message:
-    try:
-        return Results(m.string, tuple(float(v) for v in m.group(1).split(",") if v.strip()))
-    except ValueError:
-        return Noise(m.string)
+    return Results(m.string, tuple(float(v) for v in m.group(1).split(",")) if m.group(1) else ())
 
 
 def _buffer(m: re.Match[str]) -> Message:
@@ -183,8 +198,8 @@ def _step(m: re.Match[str]) -> Message:
 _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Message]], ...] = (
     (re.compile(r"m-ready"), lambda m: Ready(m.string)),
     (re.compile(r"e-\[(.*)\]"), lambda m: DutError(m.string, m.group(1))),
-    (re.compile(r"m-lap-us-(\d+)"), lambda m: Lap(m.string, int(m.group(1)))),
-    (re.compile(r"m-results-\[(.*)\]"), _results),
+    (LAP, lambda m: Lap(m.string, int(m.group(1)))),
+    (RESULTS, _results),
     (re.compile(r"m-(warmup-start|warmup-done|infer-start|infer-done)(?:-(\d+))?"), _step),
     (re.compile(r"m-\[Expecting (\d+) bytes\]"), lambda m: Expecting(m.string, int(m.group(1)))),
     (re.compile(r"m-load-done"), lambda m: LoadDone(m.string)),
@@ -199,20 +214,52 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Message]], ...
 
 
 def split_prefix(line: str) -> tuple[bool, str]:
-    """``(relayed_from_dut, text)``: strips the IO manager's ``[dut]: `` prefix."""
+    """``(relayed_from_dut, text)``: strips the IO manager's ``[dut]: `` prefix (also behind glued-on debug noise)."""
     if line.startswith(DUT_PREFIX):
         return True, line[len(DUT_PREFIX):]
+    glued = line.find(DUT_PREFIX)
+    if glued > 0 and line.startswith(NOISE_PREFIX):
+        return True, line[glued + len(DUT_PREFIX):]
     return False, line
 
 
 def parse_line(line: str) -> Message:
-    """Classify one reply line (without CR/LF or prefix); unrecognised lines are :class:`Noise`."""
+    """Classify one reply line (without CR/LF or prefix); unrecognised lines are :class:`Noise`.
+
+    A measurement line that breaks its grammar is :class:`Malformed`. A debug print (firmware chatter
+    starts with ``[``, e.g. ``[debug] ...``) whose line end was lost runs into the next reply line;
+    protocol replies always start a line with ``m-`` or ``e-[``, so the first such token after the
+    ``[`` prefix starts the reply that was glued on, and it is parsed from there rather than lost.
+    """
     text = line.strip().strip("\x00")
+    message = _classify(text)
+    if isinstance(message, Noise) and text.startswith(NOISE_PREFIX):
+        glued = REPLY_TOKEN.search(text, 1)
+        if glued is not None:
+            tail = _classify(text[glued.start():])
+            if not isinstance(tail, Noise):
+                return tail
+    return message
+
+
+def _classify(text: str) -> Message:
     for pattern, build in _PATTERNS:
         match = pattern.fullmatch(text)
         if match:
             return build(match)
+    if text.startswith(MEASUREMENT_PREFIXES):
+        return Malformed(text)
+    if _garbled_ready(text):
+        return Ready(text)
     return Noise(text)
+
+
+def _garbled_ready(text: str) -> bool:
+    """``m-ready`` with one byte dropped or flipped: it still ends the reply (nothing else is that close to it).
+
+    Waiting for a reply end that already came would cost a whole timeout; what the reply held is checked apart.
+    """
+    return abs(len(text) - len(READY)) <= 1 and difflib.SequenceMatcher(None, text, READY).ratio() >= READY_SIMILAR
 
 
 def decode_line(raw: bytes) -> str:

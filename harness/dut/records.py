@@ -39,6 +39,10 @@ class LinkLost(DeviceError):
     """The port or socket went away (USB re-enumeration, closed socket)."""
 
 
+class CorruptReply(DeviceError):
+    """A reply line that breaks the protocol's grammar, range or count: bytes were corrupted on the wire."""
+
+
 class OutOfStep(DeviceError):
     """A reply that does not belong to the command sent (a late reply after a reset, a lost line)."""
 
