@@ -6,9 +6,20 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import echo_verdict, models, progress_bar, targets
-from harness.core.paths import plans_dir, results_dir
+from harness.cli.common import (
+    RUNS,
+    SEED,
+    allow_unpinned_option,
+    echo_verdict,
+    models,
+    progress_bar,
+    results_folder,
+    results_option,
+    targets,
+)
+from harness.core.paths import plans_dir
 from harness.registry.plans import Plan, load_plan
+from harness.registry.yamlio import validate
 from harness.runs.runner import Context, run_plan
 
 
@@ -22,15 +33,15 @@ from harness.runs.runner import Context, run_plan
               help="Evaluate accuracy per group on this corpus (directory or builtin:tiny|demo|full). "
                    "Runs given --model/--target skip the plan's corpus unless this is set.")
 @click.option("--no-corpus", is_flag=True, help="Skip the plan's corpus: efficiency only.")
-@click.option("--runs", type=int, default=None, help="Timed inferences per window (overrides the plan).")
-@click.option("--seed", type=int, default=None, help="Seed for inputs and simulated jitter (overrides the plan).")
-@click.option("--results", type=click.Path(path_type=Path), default=None,
-              help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
+@click.option("--runs", type=RUNS, default=None, help="Timed inferences per window (overrides the plan).")
+@click.option("--seed", type=SEED, default=None, help="Seed for inputs and simulated jitter (overrides the plan).")
+@results_option
+@allow_unpinned_option
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory; finished pairs are not measured again.")
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
             corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, results: Path | None,
-            resume: Path | None) -> None:
+            allow_unpinned: bool, resume: Path | None) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -59,10 +70,10 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     if corpus is not None and not no_corpus:
         overrides["corpus"] = corpus
     if runs is not None:
-        overrides["measure"] = plan.measure.model_copy(update={"runs": runs})
+        overrides["measure"] = {**plan.measure.model_dump(), "runs": runs}
     if overrides:
-        plan = Plan.model_validate({**plan.model_dump(), **overrides})
-    ctx = Context(models=models(), targets=targets(), results=results or results_dir())
+        plan = validate(Plan, {**plan.model_dump(), **overrides}, "the command line options")
+    ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)

@@ -20,8 +20,14 @@ def command() -> None:
 @command.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json: bool) -> None:
-    """One line per profile: class, core, clock, memory, default stack, budgets."""
-    profiles = targets().all()
+    """One line per profile: class, core, clock, memory, default stack, budgets.
+
+    A profile that fails validation is named on stderr with its error; the others are listed.
+    """
+    registry = targets()
+    profiles = registry.all()
+    for name, exc in sorted(registry.broken.items()):
+        click.secho(f"warning: target '{name}' is not listed: {exc.message}", fg="yellow", err=True)
     if as_json:
         echo_json([p.model_dump(mode="json", by_alias=True) for p in profiles])
         return

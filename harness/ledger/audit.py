@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.errors import DataError
+from harness.core.errors import DataError, read_utf8
 from harness.core.hashing import sha256_file
 from harness.ledger.chain import GENESIS
 from harness.rundir import contract
@@ -54,7 +54,7 @@ def audit(results: Path) -> Audit:
     report = Audit(ledger)
     prev = GENESIS
     recorded_runs = set()
-    for number, line in enumerate(ledger.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_utf8(ledger).splitlines(), start=1):
         if not line:
             continue
         report.entries += 1

@@ -8,6 +8,7 @@ the YAML file (``file``), or produced by one of the project's deterministic mode
 from __future__ import annotations
 
 import importlib.util
+import re
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +30,7 @@ class Task(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TensorSpec(_Strict):
@@ -147,6 +148,12 @@ def entry_from_yaml(path: Path) -> ModelEntry:
     return validate(ModelEntry, data, path)
 
 
+def name_from_stem(stem: str) -> str:
+    """A valid entry name from a file name: runs of spaces, brackets and the like become one '-'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).lstrip("-_.")
+    return name or "model"
+
+
 def entry_from_file(path: Path) -> ModelEntry:
     """An ad-hoc registry entry for a user's own model file (``--model path/to/model.tflite``)."""
     fmt = FORMATS.get(path.suffix.lower())
@@ -157,7 +164,7 @@ def entry_from_file(path: Path) -> ModelEntry:
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
     return ModelEntry(
-        name=path.stem,
+        name=name_from_stem(path.stem),
         task=Task.generic,
         format=fmt,  # type: ignore[arg-type]
         artifact=Artifact(file=str(path.resolve()), sha256=sha256_file(path)),
@@ -168,12 +175,17 @@ def entry_from_file(path: Path) -> ModelEntry:
 
 
 class ModelRegistry:
-    """All entries in ``models/*.yaml``; each file holds one entry."""
+    """All entries in ``models/*.yaml``; each file holds one entry.
 
-    def __init__(self, directory: Path) -> None:
+    Every artifact an entry names must be pinned by ``sha256`` unless ``allow_unpinned`` is set (a run
+    records that it was); a user's entry file may not take the name of a registered model.
+    """
+
+    def __init__(self, directory: Path, *, allow_unpinned: bool = False) -> None:
         if not directory.is_dir():
             raise ConfigError(f"{directory}: model registry directory not found")
         self.directory = directory
+        self.allow_unpinned = allow_unpinned
         self._entries: dict[str, ModelEntry] = {}
         for path in sorted(directory.glob("*.yaml")):
             entry = entry_from_yaml(path)
@@ -193,16 +205,42 @@ class ModelRegistry:
     def get(self, name_or_path: str) -> ModelEntry:
         """A registered entry by name, or an ad-hoc entry for a path to a model file."""
         if name_or_path in self._entries:
-            return self._entries[name_or_path]
+            return self._pinned(self._entries[name_or_path])
         path = Path(name_or_path)
         if path.suffix.lower() in FORMATS:
             return entry_from_file(path)
         if path.suffix.lower() in (".yaml", ".yml"):
             if not path.is_file():
                 raise ConfigError(f"{path}: model entry file not found")
-            return entry_from_yaml(path)
+            entry = entry_from_yaml(path)
+            registered = self._entries.get(entry.name)
+            if registered is not None and Path(registered.source_file) != path.resolve():
+                raise ConfigError(
+                    f"{path}: field 'name': '{entry.name}' is already a registered model ({registered.source_file})",
+                    hint="give your entry a name of its own; registered names: "
+                    f"{', '.join(sorted(self._entries))}",
+                )
+            return self._pinned(entry)
         raise ConfigError(
             f"unknown model '{name_or_path}'",
             hint=f"known models: {', '.join(sorted(self._entries))}, a path to a .tflite/.onnx file, "
             "or a path to an entry .yaml of your own (same fields as models/*.yaml; see docs/models.md)",
         )
+
+    def _pinned(self, entry: ModelEntry) -> ModelEntry:
+        """The entry, if every artifact it names is pinned by sha256 (or unpinned ones are allowed)."""
+        unpinned = unpinned_artifacts(entry)
+        if unpinned and not self.allow_unpinned:
+            raise ConfigError(
+                f"{entry.source_file or entry.name}: field '{unpinned[0]}.sha256' is missing: model "
+                f"'{entry.name}' is not pinned to a file hash, so a changed file would go unnoticed",
+                hint="add 'sha256: <64 hex digits>' (sha256sum FILE), or pass --allow-unpinned to run it "
+                "anyway (the run manifest records that)",
+            )
+        return entry
+
+
+def unpinned_artifacts(entry: ModelEntry) -> list[str]:
+    """The fields (``artifact``, ``stages.N.artifact``) of an entry whose artifact has no sha256."""
+    fields = ["artifact"] if entry.artifact.sha256 is None else []
+    return fields + [f"stages.{i}.artifact" for i, s in enumerate(entry.stages) if s.artifact.sha256 is None]
