@@ -118,9 +118,11 @@ def _run(*extra: str) -> list[str]:
     return ["run", "--target", "mcu", "--runs", "5", *extra]
 
 
-def _broken_copy(world: World, tmp: Path, table: str, edit: Callable[[bytes], bytes]) -> str:
+def _broken_copy(world: World, tmp: Path, table: str, edit: Callable[[bytes], bytes],
+                 source: Path | None = None) -> str:
+    """A copy of the earlier run (or of ``source``) with one file edited."""
     run = tmp / "run-copy"
-    shutil.copytree(world.run, run)
+    shutil.copytree(source or world.run, run)
     path = run / table
     path.write_bytes(edit(path.read_bytes()))
     return str(run)
@@ -245,6 +247,29 @@ CASES = [
     Case("signoff-not-utf8",
          lambda t, w, mp: ["signoff", _broken_copy(w, t, "efficiency.csv", lambda d: d[:40] + b"\xff" + d[40:])],
          ExitCode.USAGE, ("efficiency.csv", "not UTF-8", "byte offset 40")),
+    Case("compare-manifest-not-json",
+         lambda t, w, mp: ["compare", str(w.run), _broken_copy(w, t, contract.MANIFEST, lambda d: d[:20])],
+         ExitCode.USAGE, ("manifest.json", "not valid JSON", "line 2")),
+    Case("signoff-disparity-not-utf8",
+         lambda t, w, mp: ["signoff", _broken_copy(w, t, contract.DISPARITY, lambda d: b"\xff" + d, w.eval_run)],
+         ExitCode.USAGE, ("disparity.json", "not UTF-8", "byte offset 0")),
+    Case("signoff-fairness-json-not-json",
+         lambda t, w, mp: ["signoff", _broken_copy(w, t, contract.FAIRNESS.json, lambda d: b"[", w.eval_run)],
+         ExitCode.USAGE, ("fairness.json", "not valid JSON")),
+    Case("signoff-policy-not-utf8",
+         lambda t, w, mp: ((t / "policy.yaml").write_bytes(b"name: p\n\xfe\n"),
+                           ["signoff", str(w.run), "--policy", str(t / "policy.yaml")])[1],
+         ExitCode.USAGE, ("policy.yaml", "not UTF-8", "line 2")),
+    Case("bench-device-timeout-negative",
+         lambda t, w, mp: ["bench-device", "--port", "socket://127.0.0.1:1", "--model", MODEL, "--timeout", "-1"],
+         ExitCode.USAGE, ("--timeout",)),
+    Case("bench-device-seed-negative",
+         lambda t, w, mp: ["bench-device", "--port", "socket://127.0.0.1:1", "--model", MODEL, "--seed", "-1"],
+         ExitCode.USAGE, ("--seed",)),
+    Case("bench-device-count-zero",
+         lambda t, w, mp: ["bench-device", "--port", "socket://127.0.0.1:1", "--model", MODEL, "--mode", "accuracy",
+                           "--count", "0"],
+         ExitCode.USAGE, ("--count",)),
     Case("verify-ledger-not-utf8",
          lambda t, w, mp: (shutil.copytree(w.results, t / "res"),
                            _append(t / "res" / contract.LEDGER, b"\xc3\x28\n"),

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, read_json
 from harness.core.paths import models_dir, results_dir, targets_dir
 from harness.registry.models import ModelRegistry
 from harness.registry.plans import MAX_RUNS, MAX_SEED
@@ -86,7 +86,7 @@ def echo_verdict(run_dir: Path) -> None:
     path = run_dir / contract.SIGNOFF
     if not path.is_file():
         return
-    record = json.loads(path.read_text())
+    record = read_json(path, dict)
     counts = ", ".join(f"{n} {status}" for status, n in record.get("counts", {}).items() if n)
     err_console.print(f"sign-off: [bold]{record['verdict']}[/bold] ({counts}); see {run_dir / contract.SIGNOFF_MD}",
                       highlight=False, soft_wrap=True)

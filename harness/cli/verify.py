@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harness.core.errors import ExitCode
 from harness.core.paths import results_dir
 from harness.ledger.audit import audit
 
@@ -30,4 +31,4 @@ def command(ctx: click.Context, results: Path | None) -> None:
     state = "TAMPERED" if report.tampered else "intact"
     click.echo(f"{report.ledger}: {report.entries} entries, {report.files_checked} files checked, {state}; "
                f"head sha256 {report.head_sha256}")
-    ctx.exit(1 if report.tampered else 0)
+    ctx.exit(ExitCode.FAIL if report.tampered else ExitCode.OK)

@@ -6,7 +6,6 @@ family of m is drawn at 1 - alpha/m, so a no-change comparison of many groups ra
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.compare.deltas import mean_delta, newcombe, percentile_delta
-from harness.core.errors import DataError
+from harness.core.errors import DataError, read_json
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.signoff.efficiency import energy_batches, latency_samples
@@ -147,7 +146,7 @@ def _check_comparable(a: Path, b: Path) -> None:
 
 def _notes(a: Path, b: Path) -> list[str]:
     """Say when the runs did not see the same corpus or backend: their deltas then mix two changes."""
-    ma, mb = (json.loads((p / contract.MANIFEST).read_text(encoding="utf-8")) for p in (a, b))
+    ma, mb = (read_json(p / contract.MANIFEST, dict) for p in (a, b))
     notes = []
     corpus_a, corpus_b = ((m.get("corpus") or {}).get("manifest_sha256") for m in (ma, mb))
     if corpus_a != corpus_b:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -108,3 +110,17 @@ def read_utf8(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise undecodable(path, exc, data) from None
+
+
+def read_json(path: Path, expect: type | None = None) -> Any:
+    """A JSON file (of type ``expect``); not UTF-8, not JSON or another type is a DataError naming the file."""
+    hint = "the file was truncated or edited; re-create it with the command that wrote it"
+    try:
+        data = json.loads(read_utf8(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}",
+                        hint=hint) from None
+    if expect is not None and not isinstance(data, expect):
+        raise DataError(f"{path}: expected a JSON {'object' if expect is dict else expect.__name__}, "
+                        f"got {type(data).__name__}", hint=hint)
+    return data

@@ -150,7 +150,7 @@ def entry_from_yaml(path: Path) -> ModelEntry:
 
 def name_from_stem(stem: str) -> str:
     """A valid entry name from a file name: runs of spaces, brackets and the like become one '-'."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).lstrip("-_.")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-_.")
     return name or "model"
 
 

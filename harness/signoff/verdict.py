@@ -7,7 +7,6 @@ errs on the side of not deploying.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.core.errors import DataError, read_utf8
+from harness.core.errors import DataError, read_json, read_utf8
 from harness.core.verdict import Verdict
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
@@ -72,7 +71,7 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
         notes.append("no efficiency.csv: latency, power and memory were not measured in this run")
     if fairness.is_file():
         table = read_table(fairness, FAIRNESS_COLUMNS, only_empty_is_missing=True)
-        disparity = json.loads((run.path / contract.DISPARITY).read_text(encoding="utf-8")) \
+        disparity = read_json(run.path / contract.DISPARITY) \
             if (run.path / contract.DISPARITY).is_file() else []
         gates += accuracy_gates(table, policy, confidence)
         gates += fairness_gates(table, disparity, policy)
@@ -131,7 +130,12 @@ def _confidence(run: RunDirectory) -> float:
     """The confidence level the run's intervals were drawn at (fairness.json meta), else 0.95."""
     path = run.path / contract.FAIRNESS.json
     if path.is_file():
-        return float(json.loads(path.read_text(encoding="utf-8")).get("meta", {}).get("confidence", 0.95))
+        meta = read_json(path, dict).get("meta") or {}
+        try:
+            return float(meta.get("confidence", 0.95))
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: field 'meta.confidence': {meta.get('confidence')!r} is not a number",
+                            hint="a confidence level between 0 and 1, e.g. 0.95") from None
     return 0.95
 
 
