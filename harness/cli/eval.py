@@ -18,6 +18,7 @@ from harness.cli.common import (
 )
 from harness.registry.models import Task
 from harness.registry.plans import MAX_WORKERS, Evaluation, Plan
+from harness.rundir.directory import RunDirectory
 from harness.runs.runner import Context, run_plan
 
 
@@ -54,8 +55,13 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
       plots/                  detection rate by group with interval bars; DET curves
     Example:  harness eval --model mww-okay-nabu --corpus builtin:demo
     """
+    if resume is not None:
+        RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost an evaluation
     registry = models(allow_unpinned)
     names = list(model_names) or [e.name for e in registry.all() if e.task == Task.wake_word and e.evaluate]
+    if not model_names:
+        for name, exc in sorted(registry.broken.items()):
+            click.secho(f"warning: model '{name}' is left out: {exc.message}", fg="yellow", err=True)
     plan = Plan(name="eval", description="evaluation from the command line", models=names, targets=[],
                 corpus=corpus, seed=seed,
                 evaluation=Evaluation(workers=workers, min_clips=min_clips, min_speakers=min_speakers))

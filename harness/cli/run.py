@@ -17,10 +17,13 @@ from harness.cli.common import (
     results_option,
     targets,
 )
+from harness.core.errors import ConfigError, HarnessError
 from harness.core.paths import plans_dir
 from harness.registry.plans import Plan, load_plan
 from harness.registry.yamlio import validate
+from harness.rundir.directory import RunDirectory
 from harness.runs.runner import Context, run_plan
+from harness.signoff import load_policy
 
 
 @click.command("run")
@@ -53,6 +56,8 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     disparity.json, plots/ and raw/ samples; the run is appended to results/ledger.jsonl.
     The directory is printed as the last line.
     """
+    if resume is not None:
+        RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost a measurement
     plan = load_plan(plan_path or plans_dir() / "demo.yaml")
     overrides: dict[str, object] = {}
     if model_names:
@@ -73,8 +78,19 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
         overrides["measure"] = {**plan.measure.model_dump(), "runs": runs}
     if overrides:
         plan = validate(Plan, {**plan.model_dump(), **overrides}, "the command line options")
+    _check_policy(plan)
     ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)
     click.echo(str(run_dir))
+
+
+def _check_policy(plan: Plan) -> None:
+    """Load the plan's sign-off policy now: a missing or invalid one is reported before anything is measured."""
+    try:
+        load_policy(plan.policy_path())
+    except HarnessError as exc:
+        if plan.policy is None:
+            raise
+        raise ConfigError(f"{plan.source_file or 'the plan'}: field 'policy': {exc.message}", hint=exc.hint) from None

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.core.errors import ConfigError, ModelError
+from harness.core.errors import ConfigError, HarnessError, ModelError
 from harness.core.hashing import sha256_file
 from harness.registry.yamlio import read_yaml, validate
 
@@ -178,7 +178,8 @@ class ModelRegistry:
     """All entries in ``models/*.yaml``; each file holds one entry.
 
     Every artifact an entry names must be pinned by ``sha256`` unless ``allow_unpinned`` is set (a run
-    records that it was); a user's entry file may not take the name of a registered model.
+    records that it was); a user's entry file may not take the name of a registered model. A broken
+    entry is reported, by its file, only when a command asks for it; ``broken`` lists them all.
     """
 
     def __init__(self, directory: Path, *, allow_unpinned: bool = False) -> None:
@@ -187,14 +188,24 @@ class ModelRegistry:
         self.directory = directory
         self.allow_unpinned = allow_unpinned
         self._entries: dict[str, ModelEntry] = {}
+        self._broken: dict[str, HarnessError] = {}  # entry name (file stem when unreadable) -> why
         for path in sorted(directory.glob("*.yaml")):
-            entry = entry_from_yaml(path)
-            if entry.name in self._entries:
-                raise ConfigError(
-                    f"{path}: model '{entry.name}' is already defined in "
-                    f"{self._entries[entry.name].source_file}"
-                )
+            try:
+                entry = entry_from_yaml(path)
+            except HarnessError as exc:
+                self._broken[path.stem] = exc
+                continue
+            if entry.name in self._entries or entry.name in self._broken:
+                first = self._entries.pop(entry.name).source_file if entry.name in self._entries else "another file"
+                self._broken[entry.name] = ConfigError(f"{path}: model '{entry.name}' is already defined in {first}",
+                                                       hint="each entry needs a name of its own")
+                continue
             self._entries[entry.name] = entry
+
+    @property
+    def broken(self) -> dict[str, HarnessError]:
+        """Registered entries (by name, or file stem when unreadable) that failed validation, and why."""
+        return dict(self._broken)
 
     def names(self) -> list[str]:
         return list(self._entries)
@@ -206,6 +217,8 @@ class ModelRegistry:
         """A registered entry by name, or an ad-hoc entry for a path to a model file."""
         if name_or_path in self._entries:
             return self._pinned(self._entries[name_or_path])
+        if name_or_path in self._broken:
+            raise self._broken[name_or_path]
         path = Path(name_or_path)
         if path.suffix.lower() in FORMATS:
             return entry_from_file(path)
