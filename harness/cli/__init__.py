@@ -44,14 +44,15 @@ def _fail(message: str, hint: str | None, code: int) -> None:
 
 def _os_error(exc: OSError) -> None:
     """An OSError the user's environment caused: name the path and the cause; device ports exit 4."""
-    path = exc.filename if exc.filename is not None else "?"
     cause = _ENVIRONMENT_ERRNOS.get(exc.errno or 0, exc.strerror or str(exc))
-    if exc.filename2 is not None:
+    path = str(exc.filename) if exc.filename is not None else None
+    if path is not None and exc.filename2 is not None:
         path = f"{path} -> {exc.filename2}"
-    device = isinstance(exc.filename, str) and exc.filename.startswith(_DEVICE_PREFIXES)
-    hint = "check the folder exists, is writable and has free space" if not device else \
-        "check the device is plugged in and you may open it (e.g. the 'dialout' group)"
-    _fail(f"{path}: {cause}", hint, ExitCode.DEVICE if device else ExitCode.USAGE)
+    device = path is not None and path.startswith(_DEVICE_PREFIXES)
+    hint = "check the device is plugged in and you may open it (e.g. the 'dialout' group)" if device else \
+        "check the folder exists, is writable and has free space"
+    _fail(f"{path}: {cause}" if path else f"the operating system refused: {cause}", hint,
+          ExitCode.DEVICE if device else ExitCode.USAGE)
 
 
 def _internal_error(exc: BaseException) -> None:

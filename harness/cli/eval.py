@@ -17,7 +17,8 @@ from harness.cli.common import (
     targets,
 )
 from harness.registry.models import Task
-from harness.registry.plans import MAX_WORKERS, Evaluation, Plan
+from harness.registry.plans import MAX_WORKERS, Plan
+from harness.registry.yamlio import validate
 from harness.rundir.directory import RunDirectory
 from harness.runs.runner import Context, run_plan
 
@@ -62,9 +63,10 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
     if not model_names:
         for name, exc in sorted(registry.broken.items()):
             click.secho(f"warning: model '{name}' is left out: {exc.message}", fg="yellow", err=True)
-    plan = Plan(name="eval", description="evaluation from the command line", models=names, targets=[],
-                corpus=corpus, seed=seed,
-                evaluation=Evaluation(workers=workers, min_clips=min_clips, min_speakers=min_speakers))
+    plan = validate(Plan, {"name": "eval", "description": "evaluation from the command line", "models": names,
+                           "targets": [], "corpus": corpus, "seed": seed,
+                           "evaluation": {"workers": workers, "min_clips": min_clips, "min_speakers": min_speakers}},
+                    "the command line options (--model, --corpus, --workers, --min-clips, --min-speakers, --seed)")
     ctx = Context(models=registry, targets=targets(), results=results_folder(results))
     with progress_bar("eval") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)

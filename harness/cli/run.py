@@ -77,7 +77,8 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     if runs is not None:
         overrides["measure"] = {**plan.measure.model_dump(), "runs": runs}
     if overrides:
-        plan = validate(Plan, {**plan.model_dump(), **overrides}, "the command line options")
+        plan = validate(Plan, {**plan.model_dump(), **overrides},
+                        f"{plan.source_file} with the options --model, --target, --corpus, --runs, --seed")
     _check_policy(plan)
     ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:

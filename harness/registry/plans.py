@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.registry.yamlio import load
 
@@ -73,6 +73,14 @@ class Plan(_Strict):
     policy: str | None = Field(default=None, description="sign-off policy YAML, relative to the plan; "
                                "unset: plans/policy-default.yaml")
     source_file: str = ""
+
+    @field_validator("models", "targets")
+    @classmethod
+    def _each_once(cls, names: list[str]) -> list[str]:
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"listed more than once: {', '.join(twice)} (each pair would be measured twice)")
+        return names
 
     def policy_path(self) -> Path | None:
         """The policy file, resolved against the plan's folder (None: the default policy)."""
