@@ -26,8 +26,11 @@ def list_(as_json: bool) -> None:
     """
     registry = targets()
     profiles = registry.all()
-    for name, exc in sorted(registry.broken.items()):
-        click.secho(f"warning: target '{name}' is not listed: {exc.message}", fg="yellow", err=True)
+    broken = registry.broken
+    for name in sorted(broken, key=lambda n: (registry.broken_class_of(n) is not None, n)):
+        cls = registry.broken_class_of(name)
+        why = f"its class profile '{cls}' is invalid (above)" if cls else broken[name].message
+        click.secho(f"warning: target '{name}' is not listed: {why}", fg="yellow", err=True)
     if as_json:
         echo_json([p.model_dump(mode="json", by_alias=True) for p in profiles])
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -49,15 +49,15 @@ class _Strict(BaseModel):
 
 
 class Budgets(_Strict):
-    latency_ms: float = Field(gt=0, description="Latency requirement per inference")
-    power_mw: float = Field(gt=0, description="Power budget of the device as deployed")
+    latency_ms: float = Field(gt=0, le=3_600_000, description="Latency requirement per inference (at most an hour)")
+    power_mw: float = Field(gt=0, le=1e6, description="Power budget of the device as deployed (at most 1 kW)")
 
 
 class PowerSpec(_Strict):
-    supply_v: float = Field(gt=0)
-    active_mw: float = Field(gt=0, description="Average power while inferring with the default stack")
-    idle_mw: float = Field(ge=0, description="Power between inferences (sleep or idle loop)")
-    active_mw_by_stack: dict[str, float] = Field(default_factory=dict)
+    supply_v: float = Field(gt=0, le=60)
+    active_mw: float = Field(gt=0, le=1e6, description="Average power while inferring with the default stack")
+    idle_mw: float = Field(ge=0, le=1e6, description="Power between inferences (sleep or idle loop)")
+    active_mw_by_stack: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(default_factory=dict)
 
     def active_for(self, stack: str) -> float:
         return self.active_mw_by_stack.get(stack, self.active_mw)
@@ -71,14 +71,14 @@ class TargetProfile(_Strict):
     core: str
     accelerator: str | None = Field(default=None, description="on-chip NN accelerator the stack uses, if any")
     clock_mhz: float = Field(gt=0, le=10_000, description="at most 10 GHz")
-    sram_kb: float = Field(gt=0)
-    flash_kb: float = Field(gt=0)
+    sram_kb: float = Field(gt=0, le=2**32, description="at most 4 TiB")
+    flash_kb: float = Field(gt=0, le=2**34, description="at most 16 TiB")
     stacks: list[str] = Field(min_length=1)
     default_stack: str
     threads: int = Field(default=1, ge=1, le=256)
     power: PowerSpec
     budgets: Budgets
-    battery_mwh: float | None = Field(default=None, gt=0)
+    battery_mwh: float | None = Field(default=None, gt=0, le=1e9)
     link: Link
     power_monitor: MonitorSpec | None = None
     sources: dict[str, str] = Field(min_length=1)
@@ -177,11 +177,14 @@ class TargetRegistry:
             raw[name] = (path, data)
         self._profiles: dict[str, TargetProfile] = {}
         classes = {n: pd for n, pd in raw.items() if pd[1].get("kind") != ProfileKind.board.value}
+        self._inherits_broken: dict[str, str] = {}  # board -> its broken class
         for name, (path, data) in [*classes.items(), *((n, pd) for n, pd in raw.items() if n not in classes)]:
             try:
                 self._profiles[name] = _resolve(path, data, raw, self._broken)
             except ConfigError as exc:
                 self._broken[name] = exc
+                if data.get("class") in self._broken and name not in classes:
+                    self._inherits_broken[name] = str(data["class"])
 
     def names(self) -> list[str]:
         return list(self._profiles)
@@ -193,6 +196,10 @@ class TargetRegistry:
     def broken(self) -> dict[str, ConfigError]:
         """Targets (by name, or file stem when the file cannot be read) that failed validation, and why."""
         return dict(self._broken)
+
+    def broken_class_of(self, name: str) -> str | None:
+        """The broken class profile a board failed through, if that is why it is broken."""
+        return self._inherits_broken.get(name)
 
     def get(self, name: str) -> TargetProfile:
         if name in self._profiles:
