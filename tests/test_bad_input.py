@@ -258,6 +258,10 @@ CASES = [
     Case("results-under-a-file",
          lambda t, w, mp: ((t / "afile").write_text("x"), _run("--model", MODEL, "--results", str(t / "afile/sub")))[1],
          ExitCode.USAGE, ("afile", "is a file, not a folder")),
+    Case("compare-out-under-a-file",
+         lambda t, w, mp: ((t / "afile").write_text("x"), ["compare", str(w.run), str(w.run), "--out",
+                                                            str(t / "afile" / "cmp")])[1],
+         ExitCode.USAGE, ("afile", "not a folder")),
     # compare and sign-off of run directories
     Case("compare-efficiency-with-eval", lambda t, w, mp: ["compare", str(w.run), str(w.eval_run)],
          ExitCode.USAGE, ("nothing to compare", "efficiency.csv", "fairness.csv")),

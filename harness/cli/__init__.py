@@ -18,6 +18,7 @@ import click
 
 from harness import __version__
 from harness.core.errors import EXIT_CODE_TABLE, ExitCode, HarnessError
+from harness.core.paths import cache_dir
 
 _DEVICE_PREFIXES = ("/dev/", "COM", "\\\\.\\")
 _ENVIRONMENT_ERRNOS = {
@@ -46,6 +47,8 @@ def _os_error(exc: OSError) -> None:
     """An OSError the user's environment caused: name the path and the cause; device ports exit 4."""
     cause = _ENVIRONMENT_ERRNOS.get(exc.errno or 0, exc.strerror or str(exc))
     path = str(exc.filename) if exc.filename is not None else None
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and path is not None and os.path.isfile(path):
+        cause = "it is a file where a folder is needed"
     if path is not None and exc.filename2 is not None:
         path = f"{path} -> {exc.filename2}"
     device = path is not None and path.startswith(_DEVICE_PREFIXES)
@@ -59,15 +62,14 @@ def _internal_error(exc: BaseException) -> None:
     """A bug: write the traceback to a log file and say, in one line, where it is."""
     text = "".join(traceback.format_exception(exc))
     try:
-        from harness.core.paths import cache_dir
-
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         log = cache_dir("logs") / f"internal-error-{stamp}-{os.getpid()}.log"
         log.write_text(f"harness {__version__}\nargv: {sys.argv}\n\n{text}", encoding="utf-8")
         where = f"the traceback is in {log}"
     except OSError as log_exc:
         where = f"the traceback could not be written ({log_exc.strerror}); last line: {text.strip().splitlines()[-1]}"
-    _fail(f"internal error ({type(exc).__name__}: {exc}); {where}",
+    summary = (str(exc).strip().splitlines() or [""])[0][:200]
+    _fail(f"internal error ({type(exc).__name__}: {summary}); {where}",
           "this is a bug in the harness; please report it with that log file", ExitCode.INTERNAL)
 
 
