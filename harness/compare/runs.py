@@ -18,9 +18,12 @@ from harness.core.errors import DataError, read_json
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.signoff.efficiency import energy_batches, latency_samples
-from harness.signoff.verdict import EFFICIENCY_COLUMNS, FAIRNESS_COLUMNS, read_table
+from harness.signoff.verdict import read_table
 
 RATES = ("detection_rate", "accuracy")
+# the columns compare reads: name -> True when it must hold numbers
+EFFICIENCY_COLUMNS = {"model": False, "target": False, "n_runs": True}
+FAIRNESS_COLUMNS = {"model": False, "attribute": False, "group": False, "metric": False, "n": True, "k": True}
 
 
 @dataclass(frozen=True)

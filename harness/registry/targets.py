@@ -185,6 +185,7 @@ class TargetRegistry:
                 self._broken[name] = exc
                 if data.get("class") in self._broken and name not in classes:
                     self._inherits_broken[name] = str(data["class"])
+        self._profiles = {n: self._profiles[n] for n in raw if n in self._profiles}  # file order, as listed
 
     def names(self) -> list[str]:
         return list(self._profiles)
