@@ -53,7 +53,7 @@ def test_a_file_artifact_is_found_beside_its_yaml(tmp_path) -> None:
 
 def test_artifact_needs_exactly_one_origin(tmp_path) -> None:
     with pytest.raises(ConfigError, match="exactly one of"):
-        ModelRegistry(_copy_entry(tmp_path, "mww-alexa", **{"artifact.file": "x.tflite"}))
+        ModelRegistry(_copy_entry(tmp_path, "mww-alexa", **{"artifact.file": "x.tflite"})).get("mww-alexa")
 
 
 def test_missing_package_says_how_to_install(tmp_path) -> None:
@@ -79,10 +79,12 @@ def test_a_path_becomes_an_adhoc_entry_with_its_hash(tmp_path) -> None:
 
 def test_bad_yaml_names_file_and_line(tmp_path) -> None:
     (tmp_path / "broken.yaml").write_text("name: x\n  task: [unclosed\n")
+    registry = ModelRegistry(tmp_path)  # the other entries still load; this one fails when asked for
+    assert list(registry.broken) == ["broken"]
     with pytest.raises(ConfigError, match=r"broken\.yaml: invalid YAML \(line 2"):
-        ModelRegistry(tmp_path)
+        registry.get("broken")
 
 
 def test_invalid_field_is_named(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"field 'decision.cutoff'"):
-        ModelRegistry(_copy_entry(tmp_path, "mww-alexa", **{"decision.cutoff": 1.5}))
+        ModelRegistry(_copy_entry(tmp_path, "mww-alexa", **{"decision.cutoff": 1.5})).get("mww-alexa")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import models, progress_bar, targets
-from harness.core.paths import results_dir
+from harness.cli.common import COUNT, SEED, models, progress_bar, results_folder, results_option, targets
 from harness.runs.bench import MODES, BenchSettings, bench_device
 
 
@@ -21,22 +20,22 @@ from harness.runs.bench import MODES, BenchSettings, bench_device
 @click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
 @click.option("--monitor", default=None, help="Energy mode: sim:URL, lpm01a:URL, joulescope or ppk2:URL.")
 @click.option("--quick", is_flag=True, help="3 windows of >= 1 s instead of MLPerf's 5 of >= 10 s (labelled quick).")
-@click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--timeout", "timeout_s", type=float, default=10.0, show_default=True,
+@click.option("--baud", type=click.IntRange(1, 100_000_000), default=115200, show_default=True)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0, 86_400, min_open=True), default=10.0,
+              show_default=True,
               help="Seconds to wait for a reply (infer adds the expected window time).")
 @click.option("--inputs", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="MLPerf Tiny dataset folder (.bin inputs + y_labels.csv). Default: seeded inputs, unlabelled.")
 @click.option("--corpus", default=None,
               help="Accuracy mode over a corpus directory or builtin:tiny|demo|full (kws models): per-group "
                    "fairness tables from the DUT's scores, as 'harness eval' writes them.")
-@click.option("--min-clips", type=int, default=30, show_default=True,
+@click.option("--min-clips", type=click.IntRange(1, None), default=30, show_default=True,
               help="With --corpus: groups with fewer clips are marked insufficient evidence.")
-@click.option("--min-speakers", type=int, default=5, show_default=True,
+@click.option("--min-speakers", type=click.IntRange(1, None), default=5, show_default=True,
               help="With --corpus: groups with fewer speakers are marked insufficient evidence.")
-@click.option("--count", type=int, default=20, show_default=True, help="Seeded inputs for accuracy mode.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--results", type=click.Path(path_type=Path), default=None,
-              help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
+@click.option("--count", type=COUNT, default=20, show_default=True, help="Seeded inputs for accuracy mode.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@results_option
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory; finished windows and inputs are not measured again.")
 def command(port: str, model_name: str, target_name: str, mode: str, monitor: str | None, quick: bool, baud: int,
@@ -61,5 +60,5 @@ def command(port: str, model_name: str, target_name: str, mode: str, monitor: st
     settings.check()
     model, target = models().get(model_name), targets().get(target_name)
     with progress_bar(f"bench-device {mode}") as update:
-        run_dir = bench_device(settings, model, target, results or results_dir(), resume=resume, progress=update)
+        run_dir = bench_device(settings, model, target, results_folder(results), resume=resume, progress=update)
     click.echo(str(run_dir))

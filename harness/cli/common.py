@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.core.paths import models_dir, targets_dir
+from harness.core.errors import ConfigError, read_json
+from harness.core.paths import models_dir, results_dir, targets_dir
 from harness.registry.models import ModelRegistry
+from harness.registry.plans import MAX_RUNS, MAX_SEED
 from harness.registry.targets import TargetRegistry
 from harness.rundir import contract
 
@@ -25,8 +27,33 @@ def targets() -> TargetRegistry:
     return TargetRegistry(targets_dir())
 
 
-def models() -> ModelRegistry:
-    return ModelRegistry(models_dir())
+def models(allow_unpinned: bool = False) -> ModelRegistry:
+    return ModelRegistry(models_dir(), allow_unpinned=allow_unpinned)
+
+
+SEED = click.IntRange(0, MAX_SEED)
+RUNS = click.IntRange(1, MAX_RUNS)
+COUNT = click.IntRange(1, 1_000_000)
+
+results_option = click.option(
+    "--results", type=click.Path(path_type=Path), default=None,
+    help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
+allow_unpinned_option = click.option(
+    "--allow-unpinned", is_flag=True,
+    help="Run model entries whose artifact has no sha256 (the manifest records allow_unpinned).")
+
+
+def results_folder(results: Path | None) -> Path:
+    """The folder run directories go to: ``--results``, else the default; refused when it is a file."""
+    folder = results if results is not None else results_dir()
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                which = "--results" if results is not None else "the results folder"
+                raise ConfigError(f"{which} {folder}: {part} is a file, not a folder",
+                                  hint="pass a folder (it is created if missing), e.g. --results results/")
+            break
+    return folder
 
 
 def render(table: Table) -> str:
@@ -59,7 +86,7 @@ def echo_verdict(run_dir: Path) -> None:
     path = run_dir / contract.SIGNOFF
     if not path.is_file():
         return
-    record = json.loads(path.read_text())
+    record = read_json(path, dict)
     counts = ", ".join(f"{n} {status}" for status, n in record.get("counts", {}).items() if n)
     err_console.print(f"sign-off: [bold]{record['verdict']}[/bold] ({counts}); see {run_dir / contract.SIGNOFF_MD}",
                       highlight=False, soft_wrap=True)

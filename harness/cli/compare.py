@@ -9,6 +9,7 @@ import pandas as pd
 
 from harness.compare.runs import compare_runs
 from harness.compare.writer import write_comparison
+from harness.core.errors import ExitCode
 
 
 @click.command("compare")
@@ -41,4 +42,4 @@ def command(ctx: click.Context, run_a: Path, run_b: Path, out: Path | None, conf
                    f"(delta {r['delta']:.4g}, CI [{r['ci_low']:.4g}, {r['ci_high']:.4g}])", err=True)
     click.echo(f"{len(comparison.regressions)} significant regression(s) in {len(comparison.rows)} comparisons")
     click.echo(str(paths[0]))
-    ctx.exit(1 if len(comparison.regressions) else 0)
+    ctx.exit(ExitCode.FAIL if len(comparison.regressions) else ExitCode.OK)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli.common import SEED
 from harness.cli.corpus_import import import_command
 from harness.corpus.plan import SIZES
 
@@ -33,7 +34,7 @@ _SIZE_HELP = "; ".join(f"{name}: {spec.summary}" for name, spec in SIZES.items()
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Corpus directory to create (new, empty, or a corpus this command wrote).")
 @click.option("--size", type=click.Choice(list(SIZES)), default="demo", show_default=True, help=_SIZE_HELP)
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for speakers, silences, noise and rooms. Same size + seed = same bytes.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per CPU). Does not change the output.")

@@ -6,10 +6,20 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import echo_verdict, models, progress_bar, targets
-from harness.core.paths import results_dir
+from harness.cli.common import (
+    SEED,
+    allow_unpinned_option,
+    echo_verdict,
+    models,
+    progress_bar,
+    results_folder,
+    results_option,
+    targets,
+)
 from harness.registry.models import Task
-from harness.registry.plans import Evaluation, Plan
+from harness.registry.plans import MAX_WORKERS, Plan
+from harness.registry.yamlio import validate
+from harness.rundir.directory import RunDirectory
 from harness.runs.runner import Context, run_plan
 
 
@@ -18,17 +28,19 @@ from harness.runs.runner import Context, run_plan
               help="Model name or .tflite/.onnx path (repeatable). Default: every registered wake-word model.")
 @click.option("--corpus", required=True,
               help="Corpus directory (harness corpus synth/import --out DIR), or builtin:tiny|demo|full.")
-@click.option("--workers", type=int, default=0, show_default=True, help="Worker processes; 0 = one per core.")
-@click.option("--min-clips", type=int, default=30, show_default=True,
+@click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, show_default=True,
+              help="Worker processes; 0 = one per core.")
+@click.option("--min-clips", type=click.IntRange(1, None), default=30, show_default=True,
               help="Groups with fewer clips are marked insufficient evidence.")
-@click.option("--min-speakers", type=int, default=5, show_default=True,
+@click.option("--min-speakers", type=click.IntRange(1, None), default=5, show_default=True,
               help="Groups with fewer speakers are marked insufficient evidence.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the speaker bootstrap.")
-@click.option("--results", type=click.Path(path_type=Path), default=None, help="Where run directories go.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the speaker bootstrap.")
+@results_option
+@allow_unpinned_option
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted evaluation; scored chunks of clips are kept.")
 def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: int, min_speakers: int,
-            seed: int, results: Path | None, resume: Path | None) -> None:
+            seed: int, results: Path | None, allow_unpinned: bool, resume: Path | None) -> None:
     """Score every clip of a corpus and break accuracy down by group, with intervals.
 
     \b
@@ -44,12 +56,18 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
       plots/                  detection rate by group with interval bars; DET curves
     Example:  harness eval --model mww-okay-nabu --corpus builtin:demo
     """
-    registry = models()
+    if resume is not None:
+        RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost an evaluation
+    registry = models(allow_unpinned)
     names = list(model_names) or [e.name for e in registry.all() if e.task == Task.wake_word and e.evaluate]
-    plan = Plan(name="eval", description="evaluation from the command line", models=names, targets=[],
-                corpus=corpus, seed=seed,
-                evaluation=Evaluation(workers=workers, min_clips=min_clips, min_speakers=min_speakers))
-    ctx = Context(models=registry, targets=targets(), results=results or results_dir())
+    if not model_names:
+        for name, exc in sorted(registry.broken.items()):
+            click.secho(f"warning: model '{name}' is left out: {exc.message}", fg="yellow", err=True)
+    plan = validate(Plan, {"name": "eval", "description": "evaluation from the command line", "models": names,
+                           "targets": [], "corpus": corpus, "seed": seed,
+                           "evaluation": {"workers": workers, "min_clips": min_clips, "min_speakers": min_speakers}},
+                    "the command line options (--model, --corpus, --workers, --min-clips, --min-speakers, --seed)")
+    ctx = Context(models=registry, targets=targets(), results=results_folder(results))
     with progress_bar("eval") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)

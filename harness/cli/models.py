@@ -26,7 +26,10 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json: bool) -> None:
     """One line per registered model."""
-    entries = models().all()
+    registry = models()
+    entries = registry.all()
+    for name, exc in sorted(registry.broken.items()):
+        click.secho(f"warning: model '{name}' is not listed: {exc.message}", fg="yellow", err=True)
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return

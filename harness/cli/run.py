@@ -6,11 +6,25 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import echo_verdict, models, progress_bar, targets
-from harness.core.paths import plans_dir, results_dir
+from harness.cli.common import (
+    RUNS,
+    SEED,
+    allow_unpinned_option,
+    echo_verdict,
+    models,
+    progress_bar,
+    results_folder,
+    results_option,
+    targets,
+)
+from harness.core.errors import ConfigError, HarnessError
+from harness.core.paths import plans_dir
 from harness.registry.plans import Plan, load_plan
+from harness.registry.yamlio import validate
+from harness.rundir.directory import RunDirectory
 from harness.runs.resume import frozen_plan
 from harness.runs.runner import Context, run_plan
+from harness.signoff import load_policy
 
 
 @click.command("run")
@@ -23,19 +37,19 @@ from harness.runs.runner import Context, run_plan
               help="Evaluate accuracy per group on this corpus (directory or builtin:tiny|demo|full). "
                    "Runs given --model/--target skip the plan's corpus unless this is set.")
 @click.option("--no-corpus", is_flag=True, help="Skip the plan's corpus: efficiency only.")
-@click.option("--runs", type=int, default=None, help="Timed inferences per window (overrides the plan).")
-@click.option("--seed", type=int, default=None, help="Seed for inputs and simulated jitter (overrides the plan).")
+@click.option("--runs", type=RUNS, default=None, help="Timed inferences per window (overrides the plan).")
+@click.option("--seed", type=SEED, default=None, help="Seed for inputs and simulated jitter (overrides the plan).")
 @click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
               help="Inferences per second of models whose entry gives no step_ms (deployed power, battery, "
                    "carbon). Default: the plan's reporting.default_rate_hz (1/s), named as an assumption.")
-@click.option("--results", type=click.Path(path_type=Path), default=None,
-              help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
+@results_option
+@allow_unpinned_option
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
                    "again. Options that would change the plan are refused.")
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
             corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
-            results: Path | None, resume: Path | None) -> None:
+            results: Path | None, allow_unpinned: bool, resume: Path | None) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -49,11 +63,14 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     """
     changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or \
         seed is not None or rate_hz is not None
+    if resume is not None:
+        RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost a measurement
     if resume is not None and not changes:
         plan = frozen_plan(resume)  # a continuation of the run's own plan
     else:
         plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz)
-    ctx = Context(models=models(), targets=targets(), results=results or results_dir())
+    _check_policy(plan)
+    ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)
@@ -80,9 +97,20 @@ def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tu
     if corpus is not None and not no_corpus:
         overrides["corpus"] = corpus
     if runs is not None:
-        overrides["measure"] = plan.measure.model_copy(update={"runs": runs})
+        overrides["measure"] = {**plan.measure.model_dump(), "runs": runs}
     if rate_hz is not None:
-        overrides["reporting"] = plan.reporting.model_copy(update={"default_rate_hz": rate_hz})
+        overrides["reporting"] = {**plan.reporting.model_dump(), "default_rate_hz": rate_hz}
     if overrides:
-        plan = Plan.model_validate({**plan.model_dump(), **overrides})
+        plan = validate(Plan, {**plan.model_dump(), **overrides},
+                        f"{plan.source_file} with the options --model, --target, --corpus, --runs, --seed, --rate-hz")
     return plan
+
+
+def _check_policy(plan: Plan) -> None:
+    """Load the plan's sign-off policy now: a missing or invalid one is reported before anything is measured."""
+    try:
+        load_policy(plan.policy_path())
+    except HarnessError as exc:
+        if plan.policy is None:
+            raise
+        raise ConfigError(f"{plan.source_file or 'the plan'}: field 'policy': {exc.message}", hint=exc.hint) from None

@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from harness.cli.common import models, targets
+from harness.cli.common import SEED, models, targets
 from harness.dut.sim.faults import EXAMPLE, GRAMMAR, FaultPlan
 from harness.dut.sim.firmware import MODES, SimulatedFirmware
 from harness.dut.sim.model import MODEL_IDS
@@ -29,7 +29,7 @@ _EPILOG = "\b\nFault spec (--faults), comma-separated key=value:\n" + "\n".join(
 @click.option("--baud", type=click.IntRange(min=1), default=None,
               help="Pace the link like a UART 8N1 at this rate (e.g. 115200). Default: unpaced.")
 @click.option("--faults", "fault_spec", default="", help=f"Fault injection, e.g. '{EXAMPLE}'.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated latency jitter.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the simulated latency jitter.")
 @click.option("--stack", default=None, help="Software stack; defaults to the target's default_stack.")
 @click.option("--model-id", type=click.Choice(MODEL_IDS), default=None,
               help="m-model-[...] to report; default follows the model's task and input shape.")

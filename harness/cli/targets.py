@@ -20,8 +20,17 @@ def command() -> None:
 @command.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json: bool) -> None:
-    """One line per profile: class, core, clock, memory, default stack, budgets."""
-    profiles = targets().all()
+    """One line per profile: class, core, clock, memory, default stack, budgets.
+
+    A profile that fails validation is named on stderr with its error; the others are listed.
+    """
+    registry = targets()
+    profiles = registry.all()
+    broken = registry.broken
+    for name in sorted(broken, key=lambda n: (registry.broken_class_of(n) is not None, n)):
+        cls = registry.broken_class_of(name)
+        why = f"its class profile '{cls}' is invalid (above)" if cls else broken[name].message
+        click.secho(f"warning: target '{name}' is not listed: {why}", fg="yellow", err=True)
     if as_json:
         echo_json([p.model_dump(mode="json", by_alias=True) for p in profiles])
         return

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harness.core.errors import ExitCode
 from harness.core.paths import results_dir
 from harness.ledger.audit import audit
 
@@ -32,4 +33,4 @@ def command(ctx: click.Context, results: Path | None) -> None:
             click.echo(f"  expected {f.expected}\n  actual   {f.actual}")
     click.echo(f"{report.ledger}: {report.entries} entries, {report.files_checked} files checked, {report.state}; "
                f"head sha256 {report.head_sha256}")
-    ctx.exit(1 if report.tampered else 0)
+    ctx.exit(ExitCode.FAIL if report.tampered else ExitCode.OK)

@@ -6,7 +6,6 @@ family of m is drawn at 1 - alpha/m, so a no-change comparison of many groups ra
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,16 @@ import numpy as np
 import pandas as pd
 
 from harness.compare.deltas import mean_delta, newcombe, percentile_delta
+from harness.core.errors import DataError, read_json
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.signoff.efficiency import energy_batches, latency_samples
+from harness.signoff.verdict import read_table
 
 RATES = ("detection_rate", "accuracy")
+# the columns compare reads: name -> True when it must hold numbers
+EFFICIENCY_COLUMNS = {"model": False, "target": False, "n_runs": True}
+FAIRNESS_COLUMNS = {"model": False, "attribute": False, "group": False, "metric": False, "n": True, "k": True}
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ def compare_runs(run_a: Path, run_b: Path, confidence: float = 0.95, seed: int =
                  tolerance: float = 0.0) -> Comparison:
     """Every delta of B against the baseline A; ``tolerance`` is the relative latency/energy increase accepted."""
     a, b = RunDirectory.open(run_a).path, RunDirectory.open(run_b).path
+    _check_comparable(a, b)
     pairs = _efficiency_pairs(a, b)
     rows = _latency_rows(a, b, pairs, confidence, seed, tolerance) + _energy_rows(a, b, pairs, confidence, tolerance) \
         + _detection_rows(a, b, confidence)
@@ -121,9 +126,30 @@ def compare_runs(run_a: Path, run_b: Path, confidence: float = 0.95, seed: int =
     return Comparison(a, b, confidence, pd.DataFrame(rows, columns=columns), tolerance, tuple(_notes(a, b)))
 
 
+def _measured(run: Path) -> list[str]:
+    return [name for name in (contract.EFFICIENCY.csv, contract.FAIRNESS.csv) if (run / name).is_file()]
+
+
+def _check_comparable(a: Path, b: Path) -> None:
+    """Refuse two runs that share no table: there would be nothing to compare. Check the shared tables' columns."""
+    in_a, in_b = _measured(a), _measured(b)
+    shared = [name for name in in_a if name in in_b]
+    if not shared:
+        raise DataError(
+            f"nothing to compare: {a} has {' and '.join(in_a) or 'no tables'}, {b} has "
+            f"{' and '.join(in_b) or 'no tables'}",
+            hint="compare two runs that measured the same thing: efficiency runs (harness run --target ...) "
+            "with efficiency runs, evaluations (harness eval, or run with a corpus) with evaluations")
+    for run in (a, b):
+        if contract.EFFICIENCY.csv in shared:
+            read_table(run / contract.EFFICIENCY.csv, EFFICIENCY_COLUMNS)
+        if contract.FAIRNESS.csv in shared:
+            read_table(run / contract.FAIRNESS.csv, FAIRNESS_COLUMNS, only_empty_is_missing=True)
+
+
 def _notes(a: Path, b: Path) -> list[str]:
     """Say when the runs did not see the same corpus or backend: their deltas then mix two changes."""
-    ma, mb = (json.loads((p / contract.MANIFEST).read_text(encoding="utf-8")) for p in (a, b))
+    ma, mb = (read_json(p / contract.MANIFEST, dict) for p in (a, b))
     notes = []
     corpus_a, corpus_b = ((m.get("corpus") or {}).get("manifest_sha256") for m in (ma, mb))
     if corpus_a != corpus_b:

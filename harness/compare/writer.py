@@ -22,10 +22,10 @@ NOTE = ("A difference is significant when its interval excludes zero. Intervals:
 def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rows = comparison.rows.copy()
-    rows["verdict"] = np.select([rows["regression"], rows["improvement"]], ["**REGRESSION**", "improved"],
-                                "no significant change")
+    regression, improvement = rows["regression"].astype(bool), rows["improvement"].astype(bool)  # object when empty
+    rows["verdict"] = np.select([regression, improvement], ["**REGRESSION**", "improved"], "no significant change")
     rows = rows.sort_values(["regression", "kind", "model"], ascending=[False, True, True], kind="stable")
-    n_reg = int(rows["regression"].sum())
+    n_reg = int(rows["regression"].astype(bool).sum())
     tolerated = f", tolerating a {comparison.tolerance:.0%} rise in latency and energy" if comparison.tolerance else ""
     table = to_markdown(rows.fillna(""), MD_COLUMNS) if len(rows) else \
         "(nothing to compare: the runs share no model/target pair and no group)"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from harness.core.errors import ExitCode
+
 
 class Verdict(str, Enum):
     """Compares, hashes, formats and serialises as its text, so JSON and Markdown read ``PASS``."""
@@ -19,4 +21,4 @@ class Verdict(str, Enum):
     @property
     def exit_code(self) -> int:
         """What ``harness signoff`` (and ``run --gate``) exits with: 0 PASS, 1 FAIL, 3 undecided."""
-        return {Verdict.PASS: 0, Verdict.FAIL: 1}.get(self, 3)
+        return int({Verdict.PASS: ExitCode.OK, Verdict.FAIL: ExitCode.FAIL}.get(self, ExitCode.INSUFFICIENT_EVIDENCE))

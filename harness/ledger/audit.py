@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import DataError
+from harness.core.errors import DataError, read_utf8
 from harness.ledger.chain import GENESIS
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
@@ -92,7 +92,7 @@ def audit(results: Path) -> Audit:
     report = Audit(ledger)
     prev = GENESIS
     runs: dict[str, RunRecord] = {}
-    for number, line in enumerate(ledger.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, line in enumerate(read_utf8(ledger).splitlines(), start=1):
         if not line:
             continue
         report.entries += 1

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import DataError
+from harness.core.errors import DataError, read_utf8
 
 GENESIS = "0" * 64
 
@@ -25,7 +25,7 @@ def _sha(line: str) -> str:
 def _lines(path: Path) -> list[str]:
     if not path.is_file():
         return []
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [line for line in read_utf8(path).splitlines() if line]
 
 
 def append(path: Path, record: dict[str, Any]) -> dict[str, Any]:

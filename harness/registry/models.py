@@ -8,6 +8,7 @@ the YAML file (``file``), or produced by one of the project's deterministic mode
 from __future__ import annotations
 
 import importlib.util
+import re
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.core.errors import ConfigError, ModelError
+from harness.core.errors import ConfigError, HarnessError, ModelError
 from harness.core.hashing import sha256_file
 from harness.registry.yamlio import read_yaml, validate
 
@@ -29,7 +30,7 @@ class Task(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TensorSpec(_Strict):
@@ -154,6 +155,12 @@ def entry_from_yaml(path: Path) -> ModelEntry:
     return validate(ModelEntry, data, path)
 
 
+def name_from_stem(stem: str) -> str:
+    """A valid entry name from a file name: runs of spaces, brackets and the like become one '-'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-_.")
+    return name or "model"
+
+
 def entry_from_file(path: Path) -> ModelEntry:
     """An ad-hoc registry entry for a user's own model file (``--model path/to/model.tflite``)."""
     fmt = FORMATS.get(path.suffix.lower())
@@ -164,7 +171,7 @@ def entry_from_file(path: Path) -> ModelEntry:
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
     return ModelEntry(
-        name=path.stem,
+        name=name_from_stem(path.stem),
         task=Task.generic,
         format=fmt,  # type: ignore[arg-type]
         artifact=Artifact(file=str(path.resolve()), sha256=sha256_file(path)),
@@ -175,21 +182,37 @@ def entry_from_file(path: Path) -> ModelEntry:
 
 
 class ModelRegistry:
-    """All entries in ``models/*.yaml``; each file holds one entry."""
+    """All entries in ``models/*.yaml``; each file holds one entry.
 
-    def __init__(self, directory: Path) -> None:
+    Every artifact an entry names must be pinned by ``sha256`` unless ``allow_unpinned`` is set (a run
+    records that it was); a user's entry file may not take the name of a registered model. A broken
+    entry is reported, by its file, only when a command asks for it; ``broken`` lists them all.
+    """
+
+    def __init__(self, directory: Path, *, allow_unpinned: bool = False) -> None:
         if not directory.is_dir():
             raise ConfigError(f"{directory}: model registry directory not found")
         self.directory = directory
+        self.allow_unpinned = allow_unpinned
         self._entries: dict[str, ModelEntry] = {}
+        self._broken: dict[str, HarnessError] = {}  # entry name (file stem when unreadable) -> why
         for path in sorted(directory.glob("*.yaml")):
-            entry = entry_from_yaml(path)
-            if entry.name in self._entries:
-                raise ConfigError(
-                    f"{path}: model '{entry.name}' is already defined in "
-                    f"{self._entries[entry.name].source_file}"
-                )
+            try:
+                entry = entry_from_yaml(path)
+            except HarnessError as exc:
+                self._broken[path.stem] = exc
+                continue
+            if entry.name in self._entries or entry.name in self._broken:
+                first = self._entries.pop(entry.name).source_file if entry.name in self._entries else "another file"
+                self._broken[entry.name] = ConfigError(f"{path}: model '{entry.name}' is already defined in {first}",
+                                                       hint="each entry needs a name of its own")
+                continue
             self._entries[entry.name] = entry
+
+    @property
+    def broken(self) -> dict[str, HarnessError]:
+        """Registered entries (by name, or file stem when unreadable) that failed validation, and why."""
+        return dict(self._broken)
 
     def names(self) -> list[str]:
         return list(self._entries)
@@ -212,16 +235,44 @@ class ModelRegistry:
         """A registered entry by name, or an ad-hoc entry for a path to a model file (which keeps the step,
         decision and task of a registered entry whose artifact it is, byte for byte)."""
         if name_or_path in self._entries:
-            return self._entries[name_or_path]
+            return self._pinned(self._entries[name_or_path])
+        if name_or_path in self._broken:
+            raise self._broken[name_or_path]
         path = Path(name_or_path)
         if path.suffix.lower() in FORMATS:
             return self.known_artifact(entry_from_file(path))
         if path.suffix.lower() in (".yaml", ".yml"):
             if not path.is_file():
                 raise ConfigError(f"{path}: model entry file not found")
-            return entry_from_yaml(path)
+            entry = entry_from_yaml(path)
+            registered = self._entries.get(entry.name)
+            if registered is not None and Path(registered.source_file) != path.resolve():
+                raise ConfigError(
+                    f"{path}: field 'name': '{entry.name}' is already a registered model ({registered.source_file})",
+                    hint="give your entry a name of its own; registered names: "
+                    f"{', '.join(sorted(self._entries))}",
+                )
+            return self._pinned(entry)
         raise ConfigError(
             f"unknown model '{name_or_path}'",
             hint=f"known models: {', '.join(sorted(self._entries))}, a path to a .tflite/.onnx file, "
             "or a path to an entry .yaml of your own (same fields as models/*.yaml; see docs/models.md)",
         )
+
+    def _pinned(self, entry: ModelEntry) -> ModelEntry:
+        """The entry, if every artifact it names is pinned by sha256 (or unpinned ones are allowed)."""
+        unpinned = unpinned_artifacts(entry)
+        if unpinned and not self.allow_unpinned:
+            raise ConfigError(
+                f"{entry.source_file or entry.name}: field '{unpinned[0]}.sha256' is missing: model "
+                f"'{entry.name}' is not pinned to a file hash, so a changed file would go unnoticed",
+                hint="add 'sha256: <64 hex digits>' (sha256sum FILE), or pass --allow-unpinned to run it "
+                "anyway (the run manifest records that)",
+            )
+        return entry
+
+
+def unpinned_artifacts(entry: ModelEntry) -> list[str]:
+    """The fields (``artifact``, ``stages.N.artifact``) of an entry whose artifact has no sha256."""
+    fields = ["artifact"] if entry.artifact.sha256 is None else []
+    return fields + [f"stages.{i}.artifact" for i, s in enumerate(entry.stages) if s.artifact.sha256 is None]

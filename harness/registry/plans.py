@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.registry.yamlio import load
 
+MAX_RUNS = 1_000_000        # timed inferences per window: beyond this a window would take days on an MCU
+MAX_WARMUP = 100_000
+MAX_SEED = 2**63 - 1        # seeds are non-negative (numpy SeedSequence) and fit a JSON integer
+MAX_THREADS = 256
+MAX_WORKERS = 1024
+MAX_BOOT = 1_000_000
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Measure(_Strict):
-    warmup: int = Field(default=20, ge=0, description="untimed inferences before each window")
-    runs: int = Field(default=200, ge=1, description="timed inferences per window")
+    warmup: int = Field(default=20, ge=0, le=MAX_WARMUP, description="untimed inferences before each window")
+    runs: int = Field(default=200, ge=1, le=MAX_RUNS, description="timed inferences per window")
 
 
 class RuntimeChoice(_Strict):
     xnnpack: bool = Field(default=False, description="LiteRT's XNNPACK delegate (off = reference kernels)")
-    threads: int = Field(default=1, ge=1)
+    threads: int = Field(default=1, ge=1, le=MAX_THREADS)
 
 
 class Reporting(_Strict):
@@ -29,11 +36,12 @@ class Reporting(_Strict):
 
 
 class Evaluation(_Strict):
-    workers: int = Field(default=0, ge=0, description="worker processes; 0 = one per CPU core")
+    workers: int = Field(default=0, ge=0, le=MAX_WORKERS, description="worker processes; 0 = one per CPU core")
     confidence: float = Field(default=0.95, gt=0, lt=1)
     min_clips: int = Field(default=30, ge=1, description="fewer clips in a group: insufficient evidence")
     min_speakers: int = Field(default=5, ge=1, description="fewer speakers in a group: insufficient evidence")
-    n_boot: int = Field(default=1000, ge=2, description="speaker-bootstrap replicates for disparity intervals")
+    n_boot: int = Field(default=1000, ge=2, le=MAX_BOOT,
+                        description="speaker-bootstrap replicates for disparity intervals")
 
 
 class Region(_Strict):
@@ -42,7 +50,7 @@ class Region(_Strict):
 
 
 class Fleet(_Strict):
-    devices: int = Field(default=1000, ge=1, description="devices running each model, for carbon.csv")
+    devices: int = Field(default=1000, ge=1, le=10**12, description="devices running each model, for carbon.csv")
     inference_rate_hz: float | None = Field(default=None, gt=0, description="per device; unset: each model's own")
     price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price; unset: no cost column")
     currency: str = "USD"
@@ -55,7 +63,7 @@ class Plan(_Strict):
     models: list[str] = Field(min_length=1)
     targets: list[str] = Field(default_factory=list, description="empty: evaluation only")
     stacks: dict[str, str] = Field(default_factory=dict, description="target -> stack overriding its default")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     measure: Measure = Measure()
     runtime: RuntimeChoice = RuntimeChoice()
     reporting: Reporting = Reporting()
@@ -65,6 +73,14 @@ class Plan(_Strict):
     policy: str | None = Field(default=None, description="sign-off policy YAML, relative to the plan; "
                                "unset: plans/policy-default.yaml")
     source_file: str = ""
+
+    @field_validator("models", "targets")
+    @classmethod
+    def _each_once(cls, names: list[str]) -> list[str]:
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"listed more than once: {', '.join(twice)} (each pair would be measured twice)")
+        return names
 
     def policy_path(self) -> Path | None:
         """The policy file, resolved against the plan's folder (None: the default policy)."""

@@ -13,11 +13,11 @@ class Link(BaseModel):
     """Where a device is reached; the URL scheme selects the backend: ``sim://`` (simulated), ``ssh://`` (a Linux
     board), or a serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     url: str
     baud: int = Field(default=115200, gt=0)
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0, le=86_400)
     io_manager: bool = Field(default=False, description="the DUT's UART goes through an MLPerf Tiny IO manager "
                                                         "(energy mode: the power monitor supplies the DUT)")
 
@@ -30,11 +30,11 @@ class MonitorSpec(BaseModel):
     """Where a power monitor is: a registered driver ``kind`` (YAML key ``model``), an optional ``url``
     (port, socket or serial number) and the supply voltage it sets or assumes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     kind: str = Field(alias="model", description="lpm01a, joulescope, ppk2 or sim")
     url: str | None = None
-    voltage: float | None = Field(default=None, gt=0)
+    voltage: float | None = Field(default=None, gt=0, le=60)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.url}" if self.url else self.kind

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, HarnessError
 from harness.registry.resources import Link, MonitorSpec
 from harness.registry.yamlio import read_yaml, validate
 
@@ -45,19 +45,19 @@ class ProfileKind(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Budgets(_Strict):
-    latency_ms: float = Field(gt=0, description="Latency requirement per inference")
-    power_mw: float = Field(gt=0, description="Power budget of the device as deployed")
+    latency_ms: float = Field(gt=0, le=3_600_000, description="Latency requirement per inference (at most an hour)")
+    power_mw: float = Field(gt=0, le=1e6, description="Power budget of the device as deployed (at most 1 kW)")
 
 
 class PowerSpec(_Strict):
-    supply_v: float = Field(gt=0)
-    active_mw: float = Field(gt=0, description="Average power while inferring with the default stack")
-    idle_mw: float = Field(ge=0, description="Power between inferences (sleep or idle loop)")
-    active_mw_by_stack: dict[str, float] = Field(default_factory=dict)
+    supply_v: float = Field(gt=0, le=60)
+    active_mw: float = Field(gt=0, le=1e6, description="Average power while inferring with the default stack")
+    idle_mw: float = Field(ge=0, le=1e6, description="Power between inferences (sleep or idle loop)")
+    active_mw_by_stack: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(default_factory=dict)
 
     def active_for(self, stack: str) -> float:
         return self.active_mw_by_stack.get(stack, self.active_mw)
@@ -70,15 +70,15 @@ class TargetProfile(_Strict):
     description: str
     core: str
     accelerator: str | None = Field(default=None, description="on-chip NN accelerator the stack uses, if any")
-    clock_mhz: float = Field(gt=0)
-    sram_kb: float = Field(gt=0)
-    flash_kb: float = Field(gt=0)
+    clock_mhz: float = Field(gt=0, le=10_000, description="at most 10 GHz")
+    sram_kb: float = Field(gt=0, le=2**32, description="at most 4 TiB")
+    flash_kb: float = Field(gt=0, le=2**34, description="at most 16 TiB")
     stacks: list[str] = Field(min_length=1)
     default_stack: str
-    threads: int = Field(default=1, ge=1)
+    threads: int = Field(default=1, ge=1, le=256)
     power: PowerSpec
     budgets: Budgets
-    battery_mwh: float | None = Field(default=None, gt=0)
+    battery_mwh: float | None = Field(default=None, gt=0, le=1e9)
     link: Link
     power_monitor: MonitorSpec | None = None
     sources: dict[str, str] = Field(min_length=1)
@@ -150,22 +150,44 @@ def _numeric_fields(profile: TargetProfile) -> list[str]:
 
 
 class TargetRegistry:
-    """All profiles in a directory, boards resolved against their class profile."""
+    """All profiles in a directory, boards resolved against their class profile.
+
+    A broken profile does not break the others: it is reported, by its file, only when a command
+    asks for that target (``get``), and ``broken`` lists every broken file for ``targets list``.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         raw: dict[str, tuple[Path, dict[str, Any]]] = {}
+        self._broken: dict[str, ConfigError] = {}  # target name (or file stem) -> why it cannot be used
+        duplicated: dict[str, Path] = {}
         if not directory.is_dir():
             raise ConfigError(f"{directory}: target profile directory not found")
         for path in sorted(directory.glob("*.yaml")):
-            data = read_yaml(path)
-            name = data.get("name", path.stem)
-            if name in raw:
-                raise ConfigError(f"{path}: target '{name}' is already defined in {raw[name][0]}")
+            try:
+                data = read_yaml(path)
+            except HarnessError as exc:
+                self._broken[path.stem] = _as_config_error(exc)
+                continue
+            name = str(data.get("name", path.stem))
+            if name in raw or name in duplicated:
+                first = raw.pop(name)[0] if name in raw else duplicated[name]
+                duplicated[name] = first
+                self._broken[name] = ConfigError(f"{path}: target '{name}' is already defined in {first}",
+                                                 hint="each profile needs a name of its own")
+                continue
             raw[name] = (path, data)
         self._profiles: dict[str, TargetProfile] = {}
-        for name, (path, data) in raw.items():
-            self._profiles[name] = _resolve(path, data, raw)
+        classes = {n: pd for n, pd in raw.items() if pd[1].get("kind") != ProfileKind.board.value}
+        self._inherits_broken: dict[str, str] = {}  # board -> its broken class
+        for name, (path, data) in [*classes.items(), *((n, pd) for n, pd in raw.items() if n not in classes)]:
+            try:
+                self._profiles[name] = _resolve(path, data, raw, self._broken)
+            except ConfigError as exc:
+                self._broken[name] = exc
+                if data.get("class") in self._broken and name not in classes:
+                    self._inherits_broken[name] = str(data["class"])
+        self._profiles = {n: self._profiles[n] for n in raw if n in self._profiles}  # file order, as listed
 
     def names(self) -> list[str]:
         return list(self._profiles)
@@ -173,39 +195,75 @@ class TargetRegistry:
     def all(self) -> list[TargetProfile]:
         return list(self._profiles.values())
 
+    @property
+    def broken(self) -> dict[str, ConfigError]:
+        """Targets (by name, or file stem when the file cannot be read) that failed validation, and why."""
+        return dict(self._broken)
+
+    def broken_class_of(self, name: str) -> str | None:
+        """The broken class profile a board failed through, if that is why it is broken."""
+        return self._inherits_broken.get(name)
+
     def get(self, name: str) -> TargetProfile:
-        try:
+        if name in self._profiles:
             return self._profiles[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown target '{name}'",
-                hint=f"known targets: {', '.join(sorted(self._profiles))} (see 'harness targets list')",
-            ) from None
+        if name in self._broken:
+            raise self._broken[name]
+        broken = f"; broken profiles: {', '.join(sorted(self._broken))}" if self._broken else ""
+        raise ConfigError(
+            f"unknown target '{name}'",
+            hint=f"known targets: {', '.join(sorted(self._profiles))} (see 'harness targets list'){broken}",
+        )
 
 
-def _resolve(path: Path, data: dict[str, Any], raw: dict[str, tuple[Path, dict[str, Any]]]) -> TargetProfile:
-    """Fill a board's missing budgets and battery (with sources) from its class profile; validate."""
+def _as_config_error(exc: HarnessError) -> ConfigError:
+    return exc if isinstance(exc, ConfigError) else ConfigError(exc.message, hint=exc.hint)
+
+
+def _resolve(path: Path, data: dict[str, Any], raw: dict[str, tuple[Path, dict[str, Any]]],
+             broken: dict[str, ConfigError]) -> TargetProfile:
+    """Fill a board's missing budgets and battery (with sources) from its class profile; validate.
+
+    A class profile is validated before its boards, so a bad inherited number is blamed on the class file.
+    """
     merged = dict(data)
     merged.setdefault("name", path.stem)
     merged.setdefault("link", {"url": f"sim://{merged['name']}"})
     merged["source_file"] = str(path)
     if merged.get("kind") == ProfileKind.board.value:
         cls_name = merged.get("class")
-        if cls_name not in raw or raw[cls_name][1].get("kind") != ProfileKind.cls.value:
+        if cls_name in broken:
+            raise ConfigError(
+                f"{path}: field 'class': its class profile '{cls_name}' is invalid, so this board cannot "
+                f"inherit from it:\n{broken[cls_name].message}",
+                hint=f"fix the class profile first{'; ' + broken[cls_name].hint if broken[cls_name].hint else ''}",
+            )
+        if not isinstance(cls_name, str) or raw.get(cls_name, (path, {}))[1].get("kind") != ProfileKind.cls.value:
             raise ConfigError(
                 f"{path}: field 'class': no class profile named '{cls_name}'",
                 hint=f"valid: {', '.join(c.value for c in TargetClass)}",
             )
         cls_path, cls_data = raw[cls_name]
-        budgets = dict(cls_data.get("budgets", {}))
-        budgets.update(merged.get("budgets", {}))
+        budgets = dict(_mapping(cls_data.get("budgets"), cls_path, "budgets"))
+        budgets.update(_mapping(merged.get("budgets"), path, "budgets"))
         merged["budgets"] = budgets
         inherited = ["budgets."]
         if "battery_mwh" not in merged and "battery_mwh" in cls_data:
             merged["battery_mwh"] = cls_data["battery_mwh"]
             inherited.append("battery_mwh")
-        sources = {k: f"{v} (inherited from {cls_path.name})" for k, v in cls_data.get("sources", {}).items()
-                   if any(k.startswith(prefix) for prefix in inherited)}
-        sources.update(merged.get("sources", {}))
+        sources = {k: f"{v} (inherited from {cls_path.name})"
+                   for k, v in _mapping(cls_data.get("sources"), cls_path, "sources").items()
+                   if any(str(k).startswith(prefix) for prefix in inherited)}
+        sources.update(_mapping(merged.get("sources"), path, "sources"))
         merged["sources"] = sources
     return validate(TargetProfile, merged, path)
+
+
+def _mapping(value: Any, path: Path, field: str) -> dict[str, Any]:
+    """A sub-mapping of a profile (absent: empty); anything else is a ConfigError naming the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: field '{field}': expected a mapping of names to values, got "
+                          f"{type(value).__name__}")
+    return value

@@ -8,17 +8,20 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, read_utf8
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file, a syntax error or a non-mapping is a ConfigError."""
+    """Read a YAML mapping; a missing file, a syntax error or a non-mapping is a ConfigError, bytes that are
+    not UTF-8 a DataError naming the line and byte offset."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a YAML file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:

@@ -10,7 +10,7 @@ from typing import Any
 from harness import __version__
 from harness.core.hashing import sha256_file
 from harness.core.paths import project_root
-from harness.registry.models import ModelEntry
+from harness.registry.models import ModelEntry, unpinned_artifacts
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetProfile
 from harness.runtimes import available_runtimes
@@ -55,6 +55,12 @@ def model_record(entry: ModelEntry) -> dict[str, Any]:
     }
 
 
+def unpinned_record(models: list[ModelEntry]) -> dict[str, Any]:
+    """``allow_unpinned`` and which artifacts ran without a pinned sha256; empty when every one was pinned."""
+    unpinned = {m.name: fields for m in models if (fields := unpinned_artifacts(m))}
+    return {"allow_unpinned": True, "unpinned_artifacts": unpinned} if unpinned else {}
+
+
 def build_manifest(
     run_id: str, plan: Plan, models: list[ModelEntry], targets: list[TargetProfile], extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -74,5 +80,6 @@ def build_manifest(
             for t in targets
         ],
         "corpus": None,
+        **unpinned_record(models),
         **extra,
     }

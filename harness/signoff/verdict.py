@@ -7,7 +7,6 @@ errs on the side of not deploying.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.core.errors import DataError
+from harness.core.errors import DataError, read_json, read_utf8
 from harness.core.verdict import Verdict
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
@@ -67,12 +66,12 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
                         hint="run `harness run` with targets and/or a corpus first")
     confidence = _confidence(run)
     if efficiency.is_file():
-        gates += efficiency_gates(run.path, pd.read_csv(efficiency), policy, confidence)
+        gates += efficiency_gates(run.path, read_table(efficiency, EFFICIENCY_COLUMNS), policy, confidence)
     else:
         notes.append("no efficiency.csv: latency, power and memory were not measured in this run")
     if fairness.is_file():
-        table = pd.read_csv(fairness, keep_default_na=False, na_values=[""])  # a group may be named "None"
-        disparity = json.loads((run.path / contract.DISPARITY).read_text(encoding="utf-8")) \
+        table = read_table(fairness, FAIRNESS_COLUMNS, only_empty_is_missing=True)
+        disparity = read_json(run.path / contract.DISPARITY) \
             if (run.path / contract.DISPARITY).is_file() else []
         gates += accuracy_gates(table, policy, confidence)
         gates += fairness_gates(table, disparity, policy)
@@ -86,11 +85,57 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
     return SignoffResult(reduce_verdict(gates), gates, waivers, run.path, policy, notes, today)
 
 
+# the columns sign-off reads from each table: name -> True when it must hold numbers
+EFFICIENCY_COLUMNS = {
+    "model": False, "target": False, "target_class": False, "n_runs": True, "latency_ms_p50": True,
+    "energy_mj_per_inference": True, "deployed_power_mw": True, "inference_rate_hz": True, "arena_bytes": True,
+    "model_bytes": True, "latency_budget_ms": True, "power_budget_mw": True, "sram_bytes": True, "flash_bytes": True,
+}
+FAIRNESS_COLUMNS = {
+    "model": False, "attribute": False, "group": False, "metric": False, "n": True, "n_speakers": True, "k": True,
+    "value": True, "ci_low": True, "ci_high": True, "exposure_h": True,
+}
+
+
+def read_table(path: Path, columns: dict[str, bool], *, only_empty_is_missing: bool = False) -> pd.DataFrame:
+    """A run's CSV table, checked once: UTF-8, parseable, every needed column present and numeric where it must be.
+
+    ``only_empty_is_missing`` keeps text such as "None" as text (a fairness group may be named "None").
+    """
+    import io
+
+    text = read_utf8(path)
+    try:
+        table = pd.read_csv(io.StringIO(text), **({"keep_default_na": False, "na_values": [""]}
+                                                  if only_empty_is_missing else {}))
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: not a readable CSV table: {str(exc).strip()}",
+                        hint="the file was truncated or edited; re-run the command that wrote it") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: column(s) missing: {', '.join(missing)}",
+                        hint=f"the table needs the columns: {', '.join(columns)}")
+    for column in (c for c, numeric in columns.items() if numeric):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table[column].notna() & values.isna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(f"{path}: column '{column}', line {row + 2}: {table[column].iloc[row]!r} is not a number",
+                            hint="the file was edited or corrupted; re-run the command that wrote it")
+        table[column] = values
+    return table
+
+
 def _confidence(run: RunDirectory) -> float:
     """The confidence level the run's intervals were drawn at (fairness.json meta), else 0.95."""
     path = run.path / contract.FAIRNESS.json
     if path.is_file():
-        return float(json.loads(path.read_text(encoding="utf-8")).get("meta", {}).get("confidence", 0.95))
+        meta = read_json(path, dict).get("meta") or {}
+        try:
+            return float(meta.get("confidence", 0.95))
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: field 'meta.confidence': {meta.get('confidence')!r} is not a number",
+                            hint="a confidence level between 0 and 1, e.g. 0.95") from None
     return 0.95
 
 
