@@ -178,3 +178,13 @@ def test_concurrent_appends_keep_the_chain_whole(tmp_path: Path) -> None:
     lines = ledger.read_text().splitlines()
     for before, line in zip(lines, lines[1:], strict=False):
         assert json.loads(line)["prev_sha256"] == hashlib.sha256(before.encode()).hexdigest()
+
+
+def test_a_ledger_that_cannot_be_read_stops_a_run_before_it_measures(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "ledger.jsonl").write_bytes(b'{"run_id": "a"}\n\xff\xfe broken\n')
+    code, out, err = harness("run", "--model", "mww-alexa", "--target", "mcu", "--runs", "20",
+                             "--results", str(results))
+    assert code == 2 and "ledger.jsonl" in err and "not UTF-8" in err and "Traceback" not in out + err
+    assert sorted(p.name for p in results.iterdir()) == ["ledger.jsonl"]  # no run directory left behind

@@ -16,6 +16,7 @@ from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, content_sha256
 from harness.costmodel.model import default_cost_model
+from harness.ledger import chain
 from harness.registry.models import ModelRegistry
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetRegistry
@@ -73,6 +74,8 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     device_corpus = resolve_corpus(accuracy.corpus, plan.seed, progress) if accuracy and accuracy.corpus else None
     evaluated = corpus or device_corpus
     content = content_sha256(evaluated.path, evaluated.manifest) if evaluated else None
+    ledger = (resume.parent if resume is not None else results) / contract.LEDGER
+    chain.entries(ledger)  # a ledger that cannot be read is reported now, not after the measurements
     if resume is not None:
         run = RunDirectory.open(resume)
         check_continuation(run, job, evaluated, content)
