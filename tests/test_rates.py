@@ -50,3 +50,16 @@ def test_rate_hz_states_the_rate_of_a_model_without_a_step(tmp_path: Path) -> No
     shutil.copy(build_artifact("mlperf-resnet8-ic"), own)
     row = efficiency("--model", str(own), "--target", "mcu", "--rate-hz", "4").iloc[0]
     assert row["inference_rate_hz"] == 4.0 and "4/s" in row["inference_rate_source"]
+
+
+def test_two_model_files_with_one_name_and_a_file_named_like_a_registered_model_are_refused(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(build_artifact("mlperf-resnet8-ic"), tmp_path / folder / "kws.tflite")
+    out = CliRunner().invoke(cli, ["run", "--model", str(tmp_path / "a" / "kws.tflite"), "--model",
+                                   str(tmp_path / "b" / "kws.tflite"), "--target", "mcu"], catch_exceptions=False)
+    assert out.exit_code == 2 and "two models of the plan would share a name: 'kws'" in out.stderr
+    shutil.copy(build_artifact("mlperf-resnet8-ic"), tmp_path / "mww-alexa.tflite")
+    out = CliRunner().invoke(cli, ["run", "--model", str(tmp_path / "mww-alexa.tflite"), "--target", "mcu"],
+                             catch_exceptions=False)
+    assert out.exit_code == 2 and "the name of a registered model" in out.stderr

@@ -188,3 +188,22 @@ def test_a_ledger_that_cannot_be_read_stops_a_run_before_it_measures(tmp_path: P
                              "--results", str(results))
     assert code == 2 and "ledger.jsonl" in err and "not UTF-8" in err and "Traceback" not in out + err
     assert sorted(p.name for p in results.iterdir()) == ["ledger.jsonl"]  # no run directory left behind
+
+
+def test_two_bench_sessions_cannot_resume_one_run_directory_at_once(tmp_path: Path) -> None:
+    from harness.core.paths import models_dir, targets_dir
+    from harness.dut.sim.firmware import SimulatedFirmware
+    from harness.dut.sim.server import SimDutServer
+    from harness.registry.models import ModelRegistry
+    from harness.registry.targets import TargetRegistry
+
+    model = ModelRegistry(models_dir()).get("mlperf-dscnn-kws")
+    mcu = TargetRegistry(targets_dir()).get("mcu")
+    with SimDutServer(SimulatedFirmware(mcu, model)) as first, SimDutServer(SimulatedFirmware(mcu, model)) as other:
+        args = ["bench-device", "--model", model.name, "--target", "mcu", "--quick", "--results", str(tmp_path)]
+        run_dir = run(*args, "--port", first.url)
+        windows = (run_dir / "raw" / "latency_windows__mlperf-dscnn-kws__mcu.jsonl").read_bytes()
+        with RunDirectory(run_dir).locked():  # the first session is still measuring
+            code, out, err = harness(*args, "--port", other.url, "--resume", str(run_dir))
+    assert code == 2 and "in use by another harness process" in err and "Traceback" not in out + err
+    assert (run_dir / "raw" / "latency_windows__mlperf-dscnn-kws__mcu.jsonl").read_bytes() == windows

@@ -50,7 +50,21 @@ def plan_job(plan: Plan, ctx: Context) -> Job:
     for t_name in plan.stacks:
         if t_name not in plan.targets:
             raise ConfigError(f"{plan.source_file}: field 'stacks': '{t_name}' is not one of the plan's targets")
-    return Job(plan, [ctx.models.get(m) for m in plan.models], [ctx.targets.get(t) for t in plan.targets])
+    models = [ctx.models.get(m) for m in plan.models]
+    registered = set(ctx.models.names())
+    by_name: dict[str, list[str]] = {}
+    for spec, model in zip(plan.models, models, strict=True):
+        by_name.setdefault(model.name, []).append(spec)
+        if model.name in registered and spec != model.name:
+            raise ConfigError(f"model file '{spec}' would be named '{model.name}', the name of a registered model",
+                              hint="rename the file, so its rows, cards and gates cannot be mistaken for the "
+                                   "registered model's")
+    clashes = {name: specs for name, specs in by_name.items() if len(specs) > 1}
+    if clashes:
+        shown = "; ".join(f"'{n}' from {', '.join(specs)}" for n, specs in clashes.items())
+        raise ConfigError(f"two models of the plan would share a name: {shown}",
+                          hint="model ids name the rows, latency files, cards and gates: rename one of the files")
+    return Job(plan, models, [ctx.targets.get(t) for t in plan.targets])
 
 
 def run_plan(plan: Plan, ctx: Context, progress: Progress | None = None, resume: Path | None = None) -> Path:
