@@ -296,6 +296,30 @@ def test_bench_performance_over_ssh_times_the_plans_runs_not_mlperf_windows(tmp_
     assert row["backend"] == "device" and row["n_runs"] == Measure().runs  # MLPerf windows are a serial DUT's
 
 
+@pytest.mark.slow
+def test_run_device_url_measures_a_profile_on_the_attached_board_and_resume_stays_on_it(tmp_path: Path,
+                                                                                        board: BoardServer) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import _register, cli
+
+    _register()
+    args = ["run", "--model", MODEL, "--target", BOARD, "--runs", "20", "--results", str(tmp_path / "r")]
+    out = CliRunner().invoke(cli, [*args, "--device-url", board.url()], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    run = Path(out.stdout.strip().splitlines()[-1])
+    row = pd.read_csv(run / "efficiency.csv").iloc[0]
+    profile = TargetRegistry(targets_dir()).get(BOARD)
+    assert (row["target"], row["backend"], row["provenance"]) == (BOARD, "device", "measured:device")
+    assert row["latency_budget_ms"] == profile.budgets.latency_ms  # the profile's budgets, on the attached board
+    rows = (run / "raw" / "efficiency_rows.jsonl").read_text().splitlines()
+    (run / "raw" / "efficiency_rows.jsonl").write_text("")  # interrupted before the pair finished
+    out = CliRunner().invoke(cli, ["run", "--resume", str(run)], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    again = pd.read_csv(run / "efficiency.csv").iloc[0]
+    assert again["backend"] == "device" and len(rows) == 1  # resumed on the board, not simulated
+
+
 def rails_sysroot(root: Path, files: dict[str, str]) -> Path:
     for name, value in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)

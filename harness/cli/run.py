@@ -22,7 +22,7 @@ from harness.core.paths import plans_dir
 from harness.registry.plans import Plan, load_plan
 from harness.registry.yamlio import validate
 from harness.rundir.directory import RunDirectory
-from harness.runs.resume import frozen_plan
+from harness.runs.resume import frozen_device_urls, frozen_plan
 from harness.runs.runner import Context, run_plan
 from harness.signoff import load_policy
 
@@ -42,6 +42,10 @@ from harness.signoff import load_policy
 @click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1e6), default=None,
               help="Inferences per second of models whose entry gives no step_ms (deployed power, battery, "
                    "carbon). Default: the plan's reporting.default_rate_hz (1/s), named as an assumption.")
+@click.option("--device-url", "device_urls", multiple=True, metavar="[TARGET=]URL",
+              help="Measure a target on an attached device instead of simulating it, keeping its profile's budgets: "
+                   "ssh://user@host[:port] (a Linux board), a serial port or pyserial URL (MLPerf Tiny firmware). "
+                   "TARGET= may be left out when the run has one target; repeatable.")
 @results_option
 @allow_unpinned_option
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
@@ -49,7 +53,7 @@ from harness.signoff import load_policy
                    "again. Options that would change the plan are refused.")
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
             corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
-            results: Path | None, allow_unpinned: bool, resume: Path | None) -> None:
+            device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool, resume: Path | None) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -57,6 +61,7 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
       harness run                                   # plans/demo.yaml
       harness run --model mww-okay-nabu --target esp32-s3 --no-corpus
       harness run --model path/to/model.tflite --target mcu --runs 500
+      harness run --model mlperf-dscnn-kws --target rpi4-camera --device-url ssh://pi@board?host_key=accept-new
     The run directory holds manifest.json, efficiency.csv|.md|.json, fairness.csv|.md|.json,
     disparity.json, plots/ and raw/ samples; the run is appended to results/ledger.jsonl.
     The directory is printed as the last line.
@@ -66,15 +71,31 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     if resume is not None:
         RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost a measurement
     if resume is not None and not changes:
-        plan = frozen_plan(resume)  # a continuation of the run's own plan
+        plan = frozen_plan(resume)  # a continuation of the run's own plan, on the devices it began on
+        attached = frozen_device_urls(resume) | _device_urls(device_urls, plan)
     else:
         plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz)
+        attached = _device_urls(device_urls, plan)
     _check_policy(plan)
     ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:
-        run_dir = run_plan(plan, ctx, progress=update, resume=resume)
+        run_dir = run_plan(plan, ctx, progress=update, resume=resume, device_urls=attached)
     echo_verdict(run_dir)
     click.echo(str(run_dir))
+
+
+def _device_urls(given: tuple[str, ...], plan: Plan) -> dict[str, str]:
+    """``TARGET=URL`` pairs; a bare URL attaches the plan's only target."""
+    attached: dict[str, str] = {}
+    for item in given:
+        name, sep, url = item.partition("=")
+        if not sep or "://" in name or name.startswith("/"):
+            if len(plan.targets) != 1:
+                raise ConfigError(f"--device-url {item}: the run has {len(plan.targets)} targets, so say which one",
+                                  hint="--device-url TARGET=URL, e.g. rpi4-camera=ssh://pi@board")
+            name, url = plan.targets[0], item
+        attached[name] = url
+    return attached
 
 
 def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...], corpus: str | None,

@@ -30,6 +30,13 @@ def frozen_plan(run_dir: Path) -> Plan:
     return Plan.model_validate(manifest["plan"])
 
 
+def frozen_device_urls(run_dir: Path) -> dict[str, str]:
+    """The targets a run measured on the bench (a link other than ``sim://``), as their link URLs."""
+    manifest = RunDirectory.open(run_dir).read_json(contract.MANIFEST)
+    return {t["name"]: t["link"] for t in manifest.get("targets") or []
+            if isinstance(t, dict) and t.get("link") and not str(t["link"]).startswith("sim://")}
+
+
 def check_continuation(run: RunDirectory, job: Job, corpus: Corpus | None, content_sha256: str | None) -> None:
     """ConfigError listing every difference between the run as started and what ``job`` would measure."""
     manifest = run.read_json(contract.MANIFEST)

@@ -27,7 +27,7 @@ from harness.rundir.directory import RunDirectory, new_run_id
 from harness.runs.accuracy import measure_accuracy
 from harness.runs.efficiency import PairResult, measure_pairs
 from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation
-from harness.runs.job import Job
+from harness.runs.job import Attachment, Job
 from harness.runs.manifest import build_manifest
 from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
@@ -45,8 +45,9 @@ class Context:
     results: Path
 
 
-def plan_job(plan: Plan, ctx: Context) -> Job:
-    """A plan's models and targets from the registries, as a job."""
+def plan_job(plan: Plan, ctx: Context, device_urls: dict[str, str] | None = None) -> Job:
+    """A plan's models and targets from the registries, as a job; ``device_urls`` attaches targets on the bench
+    (target name -> link URL), keeping each profile's budgets, power figures and power monitor."""
     for t_name in plan.stacks:
         if t_name not in plan.targets:
             raise ConfigError(f"{plan.source_file}: field 'stacks': '{t_name}' is not one of the plan's targets")
@@ -64,12 +65,21 @@ def plan_job(plan: Plan, ctx: Context) -> Job:
         shown = "; ".join(f"'{n}' from {', '.join(specs)}" for n, specs in clashes.items())
         raise ConfigError(f"two models of the plan would share a name: {shown}",
                           hint="model ids name the rows, latency files, cards and gates: rename one of the files")
-    return Job(plan, models, [ctx.targets.get(t) for t in plan.targets])
+    targets = [ctx.targets.get(t) for t in plan.targets]
+    unknown = sorted(set(device_urls or {}) - set(plan.targets))
+    if unknown:
+        raise ConfigError(f"--device-url names target(s) {', '.join(unknown)}, which the plan does not measure",
+                          hint=f"the plan's targets: {', '.join(plan.targets) or 'none'}")
+    attachments = {t.name: Attachment(link=t.link.model_copy(update={"url": device_urls[t.name]}),
+                                      monitor=t.power_monitor) for t in targets if t.name in (device_urls or {})}
+    return Job(plan, models, [attachments[t.name].apply(t) if t.name in attachments else t for t in targets],
+               attachments)
 
 
-def run_plan(plan: Plan, ctx: Context, progress: Progress | None = None, resume: Path | None = None) -> Path:
+def run_plan(plan: Plan, ctx: Context, progress: Progress | None = None, resume: Path | None = None,
+             device_urls: dict[str, str] | None = None) -> Path:
     """``harness run``: the plan as a job, executed into ``ctx.results``."""
-    return execute(plan_job(plan, ctx), ctx.results, progress, resume)
+    return execute(plan_job(plan, ctx, device_urls), ctx.results, progress, resume)
 
 
 def execute(job: Job, results: Path, progress: Progress | None = None, resume: Path | None = None) -> Path:
