@@ -65,3 +65,42 @@ def test_a_capability_before_deploy_names_the_state(tmp_path: Path) -> None:
     device = open_device(attached("loop://"), RunDirectory(tmp_path), DeviceSettings())
     with pytest.raises(DeviceError, match=r"infer\(\) called in state 'idle'; it needs deployed"):
         device.require(Inference).infer(None)  # type: ignore[arg-type]
+
+
+def test_devices_lists_ssh_boards_named_in_profiles_and_probes_only_when_asked(monkeypatch: pytest.MonkeyPatch,
+                                                                                tmp_path: Path) -> None:
+    import json
+    import socket
+
+    from click.testing import CliRunner
+
+    from harness.cli import _register, cli
+    from harness.cli import devices as devices_cli
+    from harness.devices import discovery
+
+    _register()
+    listening = socket.create_server(("127.0.0.1", 0))
+    closed = socket.create_server(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    boards = [MCU.model_copy(update={"name": "pi-up", "link": Link(url=f"ssh://pi@127.0.0.1:{listening.getsockname()[1]}"
+                                                                      "?host_key=accept-new")}),
+              MCU.model_copy(update={"name": "pi-down", "link": Link(url=f"ssh://pi@127.0.0.1:{closed_port}")}), MCU]
+
+    class Profiles:
+        def all(self):
+            return boards
+
+    monkeypatch.setattr(devices_cli, "targets", Profiles)
+    monkeypatch.setattr(discovery.list_ports, "comports", lambda: [])
+    try:
+        quiet = json.loads(CliRunner().invoke(cli, ["devices", "--json"]).stdout)
+        rows = json.loads(CliRunner().invoke(cli, ["devices", "--json", "--probe"]).stdout)
+        probed = {r["description"]: r for r in rows}
+    finally:
+        listening.close()
+    assert [r["description"] for r in quiet] == ["target profile pi-up", "target profile pi-down"]
+    assert all(r["reachable"] == "" for r in quiet)  # nothing is contacted without --probe
+    assert probed["target profile pi-up"]["reachable"] == "yes"
+    assert probed["target profile pi-down"]["reachable"].startswith("no")
+    assert "?" not in probed["target profile pi-up"]["port"]

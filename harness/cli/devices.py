@@ -5,20 +5,23 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from harness.cli.common import echo_json, render
-from harness.devices.discovery import describe_ports, joulescopes
+from harness.cli.common import echo_json, render, targets
+from harness.devices.discovery import describe_ports, joulescopes, profile_links
 
 
 @click.command("devices")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def command(as_json: bool) -> None:
-    """List serial ports (VID:PID) and match them to known DUT probes, monitors and IO managers."""
-    rows = describe_ports() + joulescopes()
+@click.option("--probe", is_flag=True, help="Also try a TCP connection to each SSH board a target profile names.")
+def command(as_json: bool, probe: bool) -> None:
+    """List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, and the Linux boards
+    (ssh://) that target profiles name."""
+    rows = describe_ports() + joulescopes() + profile_links(targets().all(), probe=probe)
     if as_json:
         echo_json(rows)
         return
     if not rows:
-        click.echo("no serial ports found (a simulated DUT: 'harness sim-dut' prints a socket:// URL)")
+        click.echo("no serial ports or SSH boards found (a simulated DUT: 'harness sim-dut' prints a socket:// URL; "
+                   "a Linux board: a target profile with link url ssh://user@host)")
         return
     table = Table(title="Serial ports")
     for column in ("port", "vid_pid", "serial_number", "description", "match", "use"):

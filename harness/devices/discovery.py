@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from serial.tools import list_ports
 
@@ -92,3 +94,27 @@ def joulescopes() -> list[dict[str, Any]]:
     return [{"port": str(d), "vid_pid": "", "serial_number": "", "description": "Joulescope", "match": "Joulescope",
              "role": "monitor", "use": "--monitor joulescope", "source": "joulescope.scan()"}
             for d in joulescope.scan()]
+
+
+def profile_links(profiles: list[Any], probe: bool = False, timeout_s: float = 1.0) -> list[dict[str, Any]]:
+    """Target profiles whose link is a network board (``ssh://``), with whether its port answers when ``probe``.
+
+    Probing opens one TCP connection to the host the profile names, and nothing else.
+    """
+    rows = []
+    for profile in profiles:
+        parts = urlsplit(profile.link.url)
+        if parts.scheme != "ssh":
+            continue
+        reachable = ""
+        if probe:
+            try:
+                socket.create_connection((parts.hostname or "", parts.port or 22), timeout=timeout_s).close()
+                reachable = "yes"
+            except OSError as exc:
+                reachable = f"no ({exc.strerror or exc})"
+        rows.append({"port": profile.link.url.split("?")[0], "vid_pid": "", "serial_number": "",
+                     "description": f"target profile {profile.name}", "match": "Linux board over SSH",
+                     "role": "board", "use": f"harness run --target {profile.name}", "source": profile.source_file,
+                     "reachable": reachable})
+    return rows
