@@ -83,3 +83,16 @@ def test_an_imported_corpus_scores_hits_and_writes_every_document(imported: tupl
     for name in ("fairness.md", "disparity.json", "report.html", "model_cards/mww-alexa.md"):
         assert (run_dir / name).is_file(), name
     assert json.loads((run_dir / "status.json").read_text())["status"] == "complete"
+
+
+def test_a_corpus_without_the_models_phrase_says_what_was_not_measured_and_how_to_get_it() -> None:
+    out = CliRunner().invoke(cli, ["eval", "--model", "mww-okay-nabu", "--corpus", "builtin:tiny", "--workers", "1"],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    assert "not measured: mww-okay-nabu: corpus" in out.stderr and "wake phrase 'okay nabu'" in out.stderr
+    assert "harness corpus synth --size demo" in out.stderr
+    fairness = (run_dir / "fairness.md").read_text()
+    assert "## Not measured, and why" in fairness and "labels found: " in fairness
+    status = json.loads((run_dir / "status.json").read_text())
+    assert len(status["not_measured"]) == 1

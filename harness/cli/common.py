@@ -90,3 +90,12 @@ def echo_verdict(run_dir: Path) -> None:
     counts = ", ".join(f"{n} {status}" for status, n in record.get("counts", {}).items() if n)
     err_console.print(f"sign-off: [bold]{record['verdict']}[/bold] ({counts}); see {run_dir / contract.SIGNOFF_MD}",
                       highlight=False, soft_wrap=True)
+
+
+def echo_not_measured(run_dir: Path) -> None:
+    """One stderr line per figure the run could not measure, with why (status.json ``not_measured``)."""
+    path = run_dir / contract.STATUS
+    if not path.is_file():
+        return
+    for note in json.loads(path.read_text(encoding="utf-8")).get("not_measured", []):
+        err_console.print(f"not measured: {note}", highlight=False, soft_wrap=True)

@@ -9,6 +9,7 @@ import click
 from harness.cli.common import (
     SEED,
     allow_unpinned_option,
+    echo_not_measured,
     echo_verdict,
     models,
     progress_bar,
@@ -70,5 +71,6 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
     ctx = Context(models=registry, targets=targets(), results=results_folder(results))
     with progress_bar("eval") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
+    echo_not_measured(run_dir)
     echo_verdict(run_dir)
     click.echo(str(run_dir))

@@ -10,6 +10,7 @@ from harness.cli.common import (
     RUNS,
     SEED,
     allow_unpinned_option,
+    echo_not_measured,
     echo_verdict,
     models,
     progress_bar,
@@ -80,6 +81,7 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume, device_urls=attached)
+    echo_not_measured(run_dir)
     echo_verdict(run_dir)
     click.echo(str(run_dir))
 

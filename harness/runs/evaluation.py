@@ -52,8 +52,9 @@ def evaluable(entries: list[ModelEntry]) -> list[ModelEntry]:
 
 
 def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus, settings: EvalSettings,
-                   fairness: FairnessSettings, backend: str, progress: Progress | None = None) -> None:
-    """Score every clip (resumable), then write the fairness outputs of the run-directory contract."""
+                   fairness: FairnessSettings, backend: str, progress: Progress | None = None) -> list[str]:
+    """Score every clip (resumable), then write the fairness outputs of the run-directory contract; returns what
+    could not be measured on this corpus, and why."""
     if not entries:
         raise ConfigError("no model to evaluate: evaluation needs wake_word or kws models with evaluate: true")
     predictions, steps = evaluate(entries, corpus, run.path / contract.EVAL_CHUNKS, settings, progress)
@@ -64,6 +65,7 @@ def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus,
     if progress:
         progress("plots", 0, 1)
     write_plots(long, predictions, steps, _rules(entries, settings), by_name, run.path / contract.PLOTS)
+    return coverage_notes(predictions, by_name, corpus)
 
 
 def write_device_evaluation(run: RunDirectory, model: ModelEntry, corpus: Corpus, rows: list[dict[str, Any]],
@@ -86,14 +88,39 @@ def write_fairness(run: RunDirectory, predictions: pd.DataFrame, by_name: dict[s
     """
     long, disparity = fairness_tables(predictions, by_name, corpus.group_columns, fairness)
     markdown = fairness_markdown(long, disparity, by_name, corpus.name, backend)
+    missing = coverage_notes(predictions, by_name, corpus)
+    if missing:
+        markdown += "\n## Not measured, and why\n\n" + "".join(f"- {note}\n" for note in missing)
     write_table(long, run.path, contract.FAIRNESS.stem, markdown=markdown,
-                meta={"run_id": run.run_id, "corpus": corpus.name, "confidence": fairness.confidence})
+                meta={"run_id": run.run_id, "corpus": corpus.name, "confidence": fairness.confidence,
+                      "not_measured": missing})
     write_disparity(run.path / contract.DISPARITY, disparity)
     confusion = confusion_long(predictions, by_name)
     if not confusion.empty:
         write_table(confusion, run.path, contract.CONFUSION.stem, markdown=confusion_markdown(confusion, corpus.name),
                     meta={"run_id": run.run_id, "corpus": corpus.name})
     return long
+
+
+def coverage_notes(predictions: pd.DataFrame, by_name: dict[str, ModelEntry], corpus: Corpus) -> list[str]:
+    """Why a figure is missing: a wake-word model with no clip of its phrase (no FRR, detection rate or DET curve),
+    or a corpus with no negative audio (no FA/h), each with the labels found and how to build a suitable corpus."""
+    labels = sorted(str(label) for label in corpus.manifest["label"].dropna().unique())
+    found = ", ".join(labels[:12]) + (f" and {len(labels) - 12} more" if len(labels) > 12 else "")
+    notes = []
+    for name, entry in by_name.items():
+        if entry.task != Task.wake_word:
+            continue
+        mine = predictions[predictions["model"] == name]
+        if not mine["is_positive"].any():
+            notes.append(f"{name}: corpus {corpus.name} has no clip of its wake phrase '{entry.wake_phrase}', so its "
+                         f"FRR, detection rate and DET curves are not measured (labels found: {found}); the built-in "
+                         "corpus at --size demo or full speaks every built-in wake phrase: harness corpus synth "
+                         "--size demo --out DIR, or builtin:demo")
+        if mine["is_positive"].all():
+            notes.append(f"{name}: corpus {corpus.name} has no negative audio, so false accepts per hour are not "
+                         "measured; add speech without the wake phrase (or the built-in corpus's streams)")
+    return notes
 
 
 def _rules(entries: list[ModelEntry], settings: EvalSettings) -> dict[str, StreamingRules]:

@@ -111,7 +111,7 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     with run.locked():
         write_status(run, job, "running")
         try:
-            outcome = _steps(run, job, corpus, device_corpus, progress)
+            outcome, notes = _steps(run, job, corpus, device_corpus, progress)
         except KeyboardInterrupt:
             write_status(run, job, "interrupted", hint=resume_hint(run, job))
             raise
@@ -125,25 +125,29 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
             raise
         extra = {"summary": outcome.summary, "resets": outcome.resets} if job.session is not None and outcome \
             else {}
+        if notes:
+            extra["not_measured"] = notes
         write_status(run, job, "complete", **extra)
         record_run(run, command_of(job))
     return run.path
 
 
 def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Corpus | None,
-           progress: Progress | None) -> PairResult | None:
-    """Efficiency on the targets (or accuracy on the device), host evaluation, the decision, the documents."""
+           progress: Progress | None) -> tuple[PairResult | None, list[str]]:
+    """Efficiency on the targets (or accuracy on the device), host evaluation, the decision, the documents; returns
+    the last device's outcome and what could not be measured, with why."""
     plan = job.plan
     accuracy = job.session.accuracy if job.session else None
     outcome = None
+    notes: list[str] = []
     if accuracy is not None:
         outcome = measure_accuracy(run, job, job.models[0], job.targets[0], accuracy, device_corpus, progress)
     elif job.targets:
         results = measure_pairs(run, job, progress)
         outcome = results[-1] if results else None
     if corpus is not None and (evaluable(list(job.models)) or not job.targets):
-        run_evaluation(run, evaluable(list(job.models)), corpus, eval_settings(plan), fairness_settings(plan),
-                       backend=HOST_BACKEND, progress=progress)
+        notes += run_evaluation(run, evaluable(list(job.models)), corpus, eval_settings(plan),
+                                fairness_settings(plan), backend=HOST_BACKEND, progress=progress)
     policy = load_policy(plan.policy_path())
     if job.targets and job.session is None:  # a deployment decision needs efficiency on a target
         if progress:
@@ -157,7 +161,7 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     write_documents(run.path, min_group_size=policy.publication.min_group_size)
     if progress:
         progress("model cards and report.html", 1, 1)
-    return outcome
+    return outcome, notes
 
 
 def _manifest_extra(job: Job, corpus: Corpus | None, content: str | None) -> dict[str, Any]:
