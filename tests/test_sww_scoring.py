@@ -96,3 +96,33 @@ def test_truth_files_round_trip_and_bad_ones_name_the_field(tmp_path: Path) -> N
     path.write_text("{")
     with pytest.raises(DataError, match="not JSON"):
         read_truth(path)
+
+
+PUBLISHED = Path(__file__).parent / "data" / "mlperf_tiny_v1.3_st_h7a3zi_sww.json"
+
+
+def test_a_published_submission_rescores_to_its_published_counts_under_the_code_rule(tmp_path: Path) -> None:
+    data = json.loads(PUBLISHED.read_text())
+    (tmp_path / "truth.json").write_text(json.dumps(data["truth"]))
+    truth = read_truth(tmp_path / "truth.json")[0]
+    result = score_stream(data["detections_ms"], truth)
+    code, readme = result.counts[WindowRule.CODE], result.counts[WindowRule.README]
+    published = data["published"]
+    assert (code.tp, code.fn, code.fp) == (published["tp"], published["fn"], published["fp"])
+    assert (readme.tp, readme.fn, readme.fp) == (43, 7, 24)  # 24 false positives: fails the FP <= 8 target
+    assert result.verdict is Verdict.PASS and result.rule_dependent
+    assert code.f1 == pytest.approx(88 / 98)
+
+
+def test_the_published_duty_cycle_edges_give_the_published_duty_cycle() -> None:
+    from harness.dut.sww import wire
+
+    ticks = json.loads(PUBLISHED.read_text())["duty_cycle_ticks"]
+    lines = [wire.DUTY_START_HEADER, *wire.number_lines(ticks["start"]), wire.DUTY_STOP_HEADER,
+             *wire.number_lines(ticks["stop"]), wire.END]
+    duty = wire.parse_dutycycle(lines)
+    published = json.loads(PUBLISHED.read_text())["published"]
+    assert round(duty.duty_cycle, 5) == published["duty_cycle"]
+    assert round(duty.period_s, 6) == published["period_s"]
+    assert round(duty.throughput_per_s, 2) == published["throughput_per_s"]
+    assert duty.period_variation < 0.02
