@@ -18,6 +18,7 @@ from harness.corpus.directory import load_corpus
 from harness.corpus.stream import StreamSpec, build_streams, write_stereo_wav
 from harness.corpus.synth import synthesize_corpus
 from harness.dut.sww.board import InterfaceBoard
+from harness.dut.sww.session import play_stream
 from harness.dut.sww.sim import SimBoardServer, SimInterfaceBoard, SimSwwDut
 from harness.evaluation.scoring import WakeWordScorer
 from harness.evaluation.sww import StreamTruth, WindowRule, score_stream
@@ -65,13 +66,10 @@ def test_the_simulated_dut_detects_what_the_host_evaluation_detects(scorer, sd_c
         assert stream["wav_file"] in host.ls()
         assert host.dut_model() == "sww01"
         assert host.dut_name() == "m-name-dut-[sim-sww]"
-        host.stop()
-        host.start()
-        host.record_detections()
-        host.play(stream["wav_file"], stream["length_s"])
-        assert host.stop() == ["Streaming stopped.", "m-ready"]
-        stamps = host.print_detections()
-        duty = host.print_dutycycle()
+        capture = play_stream(host, stream["wav_file"], stream["length_s"], settle_s=0)
+    assert capture.dut_stop_lines == ("Streaming stopped.", "m-ready")
+    assert capture.transcript == tmp_path / "t.log"
+    stamps, duty = list(capture.detections_ms), capture.duty
 
     # the host's streaming evaluation of the same stream, same model and threshold
     audio = left_slot(card / stream["wav_file"])
