@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.core.errors import DeviceError, DeviceTimeout
+from harness.core.errors import DeviceError, DeviceTimeout, MeasurementError
 from harness.core.paths import models_dir, targets_dir
 from harness.core.transcript import Transcript
 from harness.corpus.directory import load_corpus
@@ -103,7 +103,13 @@ def test_silence_gives_only_the_marker_a_valid_empty_result(scorer, sd_card, tmp
         host.record_detections()
         host.play("silence.wav", 5.0)
         stamps = host.print_detections()
-    assert stamps == [30]
+        host.stop()
+        host.record_detections()
+        host.play("silence.wav", 5.0)  # never started: the DUT stays silent, not even a marker
+        assert host.print_detections() == []
+    assert stamps == [30]  # the first-frame marker alone: the first 30 ms frame has arrived
+    with pytest.raises(MeasurementError, match="first-frame marker is missing"):
+        score_stream([], StreamTruth("silence.wav", 16000, 5.0, ((1.0, 1.5),)))
     result = score_stream(stamps, StreamTruth("silence.wav", 16000, 5.0, ((1.0, 1.5),)))
     assert (result.counts[WindowRule.CODE].tp, result.counts[WindowRule.CODE].fn,
             result.counts[WindowRule.CODE].fp) == (0, 1, 0)

@@ -30,6 +30,8 @@ MIN_GAP_S = 3.0          # "intervals < 3 sec may mess up the counting"
 WAKE_FRACTION = 0.475    # the last wake word starts at 47.5 % of the stream
 FILLER_START_FRACTION = 0.5
 GAIN_RANGE = (0.51, 0.75)
+WORD_SEPARATION_S = 2    # no wake word inside the previous one's widest TP window ([start, end + 2 s])
+ATTEMPTS = 100
 FULL_SCALE = 32767
 
 
@@ -81,38 +83,60 @@ def trim_and_normalize(samples: np.ndarray) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x))
 
 
-def onsets(rng: np.random.Generator, n: int, first_s: float, last_s: float) -> np.ndarray:
-    """``n`` start times: cumulative exponential gaps (gaps under 3 s dropped), rescaled into [first_s, last_s]."""
+def onsets(rng: np.random.Generator, n: int, after_s: float, last_s: float) -> np.ndarray:
+    """``n`` start times after ``after_s``: cumulative exponential gaps (gaps under 3 s dropped), scaled so the
+    last one is at ``last_s`` (build_long_wav_spec.py, with ``after_s`` = 0)."""
     gaps = np.zeros(0)
     while gaps.size < n:
         draw = rng.exponential(MEAN_GAP_S, size=2 * n)
         gaps = np.concatenate([gaps, draw[draw > MIN_GAP_S]])
     times = np.cumsum(gaps[:n])
-    return first_s + (times - times[0]) * ((last_s - first_s) / (times[-1] - times[0])) if n > 1 else \
-        np.array([first_s])
+    return after_s + times * ((last_s - after_s) / times[-1])
 
 
 def _slug(value: object) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower() or "none"
 
 
-def _place(rng: np.random.Generator, clips: list[tuple[str, np.ndarray]], first_s: float, last_s: float,
-           gains: tuple[float, float], wake_word: bool, mix: np.ndarray, group: str) -> list[PlacedClip]:
-    placed: list[PlacedClip] = []
-    starts = onsets(rng, len(clips), first_s, last_s) if clips else np.zeros(0)
-    end_of_previous = 0
-    for (clip_id, audio), start_s in zip(clips, starts, strict=True):
-        start = int(start_s * SAMPLE_RATE)
-        if not wake_word and (start < end_of_previous or start + audio.size > mix.size):
-            continue  # a filler that would overlap its neighbour is left out: fillers only need to be many
-        if start < end_of_previous or start + audio.size > mix.size:
-            raise ConfigError(f"group '{group}': {len(clips)} clips do not fit between {first_s:.1f} s and "
-                              f"{last_s:.1f} s of a {mix.size / SAMPLE_RATE:.0f} s stream without overlapping",
-                              hint="use a longer stream (length_s) or fewer wake words (n_words)")
+def _separated(starts: np.ndarray, lengths: list[int], samples: int, gap: int) -> bool:
+    ends = starts + np.asarray(lengths)
+    return bool(ends[-1] <= samples and np.all(starts[1:] >= ends[:-1] + gap))
+
+
+def _place_words(rng: np.random.Generator, words: list[tuple[str, np.ndarray]], last_s: float,
+                 gains: tuple[float, float], mix: np.ndarray, group: str) -> list[PlacedClip]:
+    """Wake words: redrawn until each starts at least 2 s (the widest TP window) after the previous one ends."""
+    lengths = [a.size for _, a in words]
+    for _ in range(ATTEMPTS):
+        starts = (onsets(rng, len(words), 0.0, last_s) * SAMPLE_RATE).astype(np.int64)
+        if _separated(starts, lengths, mix.size, WORD_SEPARATION_S * SAMPLE_RATE):
+            break
+    else:
+        raise ConfigError(f"group '{group}': {len(words)} wake words do not fit in the first {last_s:.1f} s "
+                          f"with {WORD_SEPARATION_S:g} s between them ({ATTEMPTS} draws tried)",
+                          hint="use a longer stream (length_s) or fewer wake words (n_words)")
+    return _mix_in(rng, words, starts, gains, True, mix)
+
+
+def _place_fillers(rng: np.random.Generator, fillers: list[tuple[str, np.ndarray]], after_s: float,
+                   last_s: float, gains: tuple[float, float], mix: np.ndarray) -> list[PlacedClip]:
+    """Other clips in the wake-word-free stretch; one that would overlap its neighbour is left out."""
+    starts = (onsets(rng, len(fillers), after_s, last_s) * SAMPLE_RATE).astype(np.int64)
+    keep, end = [], 0
+    for i, ((_, audio), start) in enumerate(zip(fillers, starts, strict=True)):
+        if start >= end and start + audio.size <= mix.size:
+            keep.append(i)
+            end = start + audio.size
+    return _mix_in(rng, [fillers[i] for i in keep], starts[keep], gains, False, mix)
+
+
+def _mix_in(rng: np.random.Generator, clips: list[tuple[str, np.ndarray]], starts: np.ndarray,
+            gains: tuple[float, float], wake_word: bool, mix: np.ndarray) -> list[PlacedClip]:
+    placed = []
+    for (clip_id, audio), start in zip(clips, starts, strict=True):
         gain = float(rng.uniform(*gains))
         mix[start: start + audio.size] += gain * audio
-        placed.append(PlacedClip(clip_id, start, int(audio.size), gain, wake_word))
-        end_of_previous = start + audio.size
+        placed.append(PlacedClip(clip_id, int(start), int(audio.size), gain, wake_word))
     return placed
 
 
@@ -136,15 +160,15 @@ def build_stream(corpus: Corpus, spec: StreamSpec, group: str, out_dir: Path) ->
     fillers = load(rows[rows["label"] != spec.wake_label])
     mix = np.zeros(int(round(spec.length_s * SAMPLE_RATE)))
     wake_last_s = WAKE_FRACTION * spec.length_s
-    placed = _place(rng, words, min(MEAN_GAP_S, wake_last_s), wake_last_s, spec.gain_range, True, mix, group)
+    placed = _place_words(rng, words, wake_last_s, spec.gain_range, mix, group)
     longest = max((a.size for _, a in fillers), default=0) / SAMPLE_RATE
     last_word_end = (placed[-1].start_sample + placed[-1].n_samples) / SAMPLE_RATE
-    filler_first = max(FILLER_START_FRACTION * spec.length_s, last_word_end + 1.0)
-    fit = int((spec.length_s - longest - filler_first) // (longest + MIN_GAP_S)) + 1
+    filler_first = max(FILLER_START_FRACTION * spec.length_s, last_word_end + WORD_SEPARATION_S)
+    filler_last = spec.length_s - longest - 0.1
+    fit = int((filler_last - filler_first) // (longest + MIN_GAP_S)) + 1 if filler_last > filler_first else 0
     if fillers and fit > 0:
         fillers = [fillers[i] for i in np.sort(rng.permutation(len(fillers))[:fit])]
-        placed += _place(rng, fillers, filler_first, spec.length_s - longest - 0.1, spec.gain_range, False, mix,
-                         group)
+        placed += _place_fillers(rng, fillers, filler_first, filler_last, spec.gain_range, mix)
     path = out_dir / f"sww_{_slug(spec.attribute)}_{_slug(group)}.wav"
     write_stereo_wav(path, mix)
     return BuiltStream(path, spec.attribute, group, spec.length_s, tuple(placed))
