@@ -28,7 +28,8 @@ class Builder:
 
 
 # each builder module registers its recipes when first needed
-BUILDERS: Registry[Builder] = Registry("model builder", ("harness.modelgen.mlperf", "harness.modelgen.onnx_builder"))
+BUILDERS: Registry[Builder] = Registry("model builder", ("harness.modelgen.mlperf", "harness.modelgen.mlperf_sww",
+                                                     "harness.modelgen.onnx_builder"))
 
 
 def builder_names() -> list[str]:

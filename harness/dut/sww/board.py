@@ -1,0 +1,163 @@
+"""Host driver of the enhanced interface board (STM32H573I-DK firmware in mlcommons/tiny benchmark/interface/).
+
+Every command has its own timeout (``play`` from the WAV's length, as the field runner does: length + 10 s);
+every byte goes to the transcript that device errors name.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+import serial
+
+from harness.core.errors import DeviceError, DeviceTimeout
+from harness.core.transcript import Transcript
+from harness.dut.sww import wire as w
+
+TIMEOUT_S = {"name": 2.0, "ls": 5.0, "record_detections": 2.0, "print_detections": 10.0, "print_dutycycle": 5.0,
+             "dut": 5.0}
+PLAY_MARGIN_S = 10.0
+POLL_S = 0.02
+
+
+class InterfaceBoard:
+    """One interface board on a pyserial URL (``/dev/ttyACM0``, ``socket://127.0.0.1:PORT``)."""
+
+    def __init__(self, url: str, transcript: Transcript, baud: int = w.BAUD) -> None:
+        self.url = url
+        self.transcript = transcript
+        self.baud = baud
+        self._port: serial.SerialBase | None = None
+        self._buf = bytearray()
+
+    def open(self) -> InterfaceBoard:
+        try:
+            self._port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=POLL_S)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise self._error(DeviceError, f"cannot open the interface board at {self.url}: {exc}",
+                              "check the port (ls /dev/ttyACM*) and that no other program holds it") from None
+        self.transcript.note(f"opened {self.url} at {self.baud} baud")
+        return self
+
+    def close(self) -> None:
+        if self._port is not None:
+            self._port.close()
+            self._port = None
+            self.transcript.note("port closed")
+
+    def __enter__(self) -> InterfaceBoard:
+        return self.open()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _error(self, cls: type[DeviceError], message: str, hint: str | None = None) -> DeviceError:
+        self.transcript.note(f"error: {message}")
+        return cls(message, hint=hint, log_path=self.transcript.path)
+
+    # ---- one exchange ------------------------------------------------------------------------------
+
+    def _read_line(self, deadline: float) -> str | None:
+        assert self._port is not None
+        while b"\n" not in self._buf:
+            if time.monotonic() > deadline:
+                return None
+            try:
+                chunk = self._port.read(self._port.in_waiting or 1)
+            except (serial.SerialException, OSError) as exc:
+                raise self._error(DeviceError, f"lost the interface board at {self.url}: {exc}",
+                                  "check the USB cable; the board may have reset") from None
+            self._buf += chunk
+        line, _, rest = self._buf.partition(b"\n")
+        self._buf = bytearray(rest)
+        self.transcript.received(line + b"\n")
+        return line.decode("latin-1").rstrip("\r")
+
+    def command(self, command: str, timeout_s: float | None = None) -> list[str]:
+        """Send ``command%`` and return the reply's lines up to and including the board's ``m-ready``."""
+        if self._port is None:
+            raise DeviceError(f"the interface board at {self.url} is not open", hint="call open() first")
+        word = command.split(" ", 1)[0]
+        timeout = TIMEOUT_S.get(word, 5.0) if timeout_s is None else timeout_s
+        data = (command + w.TERMINATOR).encode("ascii")
+        self.transcript.sent(data)
+        self._port.write(data)
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                raise self._error(DeviceTimeout, f"the interface board did not finish '{command}' within {timeout:g} s"
+                                  f" (got {len(lines)} line(s): {lines[-3:]})",
+                                  "a play that never ends: check the SD card and the I2S wiring; otherwise "
+                                  "check the baud rate (115200) and that this is the interface board's port")
+            lines.append(line)
+            if line.strip() == w.END:
+                return lines
+
+    # ---- board commands ----------------------------------------------------------------------------
+
+    def name(self) -> str:
+        lines = self.command("name")
+        if not any(w.BOARD_NAME in line for line in lines):
+            raise self._error(DeviceError, f"{self.url} is not an enhanced interface board: {lines}",
+                              "the sww flow plays audio from the STM32H573I-DK interface board's SD card")
+        return w.BOARD_NAME
+
+    def ls(self) -> list[str]:
+        return [line.strip() for line in self.command("ls")[:-1] if line.strip()]
+
+    def play(self, wav_file: str, length_s: float, margin_s: float = PLAY_MARGIN_S) -> None:
+        """Play a WAV from the SD card; returns once the board says it has played it."""
+        lines = self.command(f"play {wav_file}", timeout_s=length_s + margin_s)
+        if not any(w.PLAY_OK in line for line in lines):
+            raise self._error(DeviceError, f"the interface board did not play {wav_file}: {lines[:-1]}",
+                              "the file must be on the SD card ('ls') as a 2-channel 16 kHz 16-bit PCM WAV")
+
+    def record_detections(self) -> None:
+        self.command("record_detections")
+
+    def print_detections(self) -> list[int]:
+        lines = self.command("print_detections")
+        start = next((i for i, line in enumerate(lines) if line == w.DETECTIONS_HEADER), None)
+        if start is None:
+            raise self._error(DeviceError, f"no '{w.DETECTIONS_HEADER}' in the board's reply: {lines[:3]}")
+        try:
+            return w.parse_detections(lines[start:])
+        except w.WireFormatError as exc:
+            raise self._error(DeviceError, f"malformed detection list: {exc}") from None
+
+    def print_dutycycle(self) -> w.DutyCycle:
+        lines = self.command("print_dutycycle")
+        start = next((i for i, line in enumerate(lines) if w.DUTY_START_HEADER in line), 0)
+        try:
+            return w.parse_dutycycle(lines[start:])
+        except w.WireFormatError as exc:
+            raise self._error(DeviceError, f"malformed duty-cycle reply: {exc}",
+                              "the DUT's processing pin must toggle on every frame while the stream plays") from None
+
+    # ---- the DUT, through the board ----------------------------------------------------------------
+
+    def dut(self, command: str, timeout_s: float | None = None) -> list[str]:
+        """Pass ``command`` to the DUT; its lines without the ``[dut]: `` prefix."""
+        lines = self.command(f"dut {command}", timeout_s)
+        if not any(w.passthrough_echo(command) in line for line in lines):
+            raise self._error(DeviceError, f"the board did not pass '{command}' to the DUT: {lines}")
+        return w.dut_lines(lines)
+
+    def dut_name(self) -> str:
+        return next((line for line in self.dut("name") if line.startswith("m-name-dut-")), "")
+
+    def dut_model(self) -> str:
+        """The DUT's model id from ``profile`` (``m-model-[sww01]`` -> ``sww01``)."""
+        for line in self.dut("profile"):
+            if line.startswith("m-model-["):
+                return line[len("m-model-["):].rstrip("]")
+        raise self._error(DeviceError, "the DUT's 'profile' reply names no model (m-model-[...])")
+
+    def start(self) -> None:
+        self.dut("start")
+
+    def stop(self) -> list[str]:
+        return self.dut("stop")

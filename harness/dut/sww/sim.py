@@ -1,0 +1,233 @@
+"""A simulated enhanced interface board and sww DUT, byte-compatible with the real pair, served on a socket.
+
+The board "plays" 2-channel WAVs from a folder standing in for its SD card into the DUT, in simulated time:
+a stream of any length is processed as fast as the model runs. The DUT hears the left slot, runs a
+``StreamDetector`` (a real model: front end and model on every step) and pulses its detection pin for each
+detection and on its first frame after ``start`` (the runner's t = 0 marker), and its processing pin from each
+frame's arrival for the detector's per-frame latency. The board stamps pulses with TIM2 (10 us ticks since
+``record_detections``) and keeps the processing edges of the first 100 frames, as the real firmware does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import numpy as np
+
+from harness.core.errors import ConfigError, DeviceError
+from harness.dut.sim.links import Link, Listener, open_listener
+from harness.dut.sww import wire as w
+
+SAMPLE_RATE = 16_000
+TICKS_PER_S = 100_000
+log = logging.getLogger("harness.dut.sww")
+
+
+class StreamDetector(Protocol):
+    """What runs inside the simulated DUT: detections of a model on a whole stream, and its cost per frame."""
+
+    frame_samples: int     # audio per model step: the DMA block after which the DUT processes
+    latency_s: float       # device time per frame (front end + model)
+    latency_source: str    # where latency_s comes from (a prediction is never a measurement)
+    description: str
+
+    def detections(self, audio: np.ndarray) -> np.ndarray:
+        """End sample (exclusive) of the audio each detection had consumed, for int16 mono ``audio``."""
+
+
+def sample_ticks(samples: int) -> int:
+    """TIM2 ticks (10 us) spanned by ``samples`` at 16 kHz, floored."""
+    return samples * TICKS_PER_S // SAMPLE_RATE
+
+
+@dataclass
+class Heard:
+    """The DUT's pin activity for one played stream, in ticks from the start of playback."""
+
+    detection_pulses: list[int]
+    processing_edges: list[tuple[int, int]]
+
+
+class SimSwwDut:
+    """The DUT's command set (sww_ref_util.c: name, profile, start, stop) and its response to audio."""
+
+    def __init__(self, detector: StreamDetector, name: str = "sim-sww") -> None:
+        self.detector = detector
+        self.name = name
+        self.streaming = False
+        self._first_frame = False
+
+    def handle(self, command: str) -> list[str]:
+        if command == "name":
+            return [f"m-name-dut-[{self.name}]", w.END]
+        if command == "profile":
+            return [f"m-profile-[{self.detector.description}; latency {self.detector.latency_s * 1e3:.3f} ms per "
+                    f"frame, {self.detector.latency_source}]", "m-model-[sww01]", w.END]
+        if command == "start":
+            self.streaming, self._first_frame = True, True
+            return [w.END]
+        if command == "stop":
+            self.streaming = False
+            return ["Streaming stopped.", w.END]
+        return [f"e-[Unknown command: {command}]", w.END]
+
+    def hear(self, left: np.ndarray) -> Heard:
+        """Pins while ``left`` (int16) streams in; silent unless started."""
+        if not self.streaming:
+            return Heard([], [])
+        frame = self.detector.frame_samples
+        latency = round(self.detector.latency_s * TICKS_PER_S)
+        n_frames = left.size // frame
+        pulses = []
+        if self._first_frame and n_frames:
+            pulses.append(sample_ticks(frame))
+            self._first_frame = False
+        for end in np.asarray(self.detector.detections(left), dtype=np.int64):
+            arrived = -(-int(end) // frame) * frame  # processed once the frame holding its last sample arrived
+            if arrived <= n_frames * frame:
+                pulses.append(sample_ticks(arrived) + latency)
+        edges = [(sample_ticks((k + 1) * frame), sample_ticks((k + 1) * frame) + latency)
+                 for k in range(min(n_frames, w.MAX_FRAMES))]
+        return Heard(sorted(pulses), edges)
+
+
+def read_board_wav(path: Path) -> np.ndarray:
+    """The left slot of a WAV the board can play; DeviceError (the board's own refusal) otherwise."""
+    try:
+        with wave.open(str(path), "rb") as f:
+            shape = (f.getnchannels(), f.getframerate(), f.getsampwidth(), f.getcomptype())
+            frames = f.readframes(f.getnframes())
+    except (OSError, EOFError, wave.Error) as exc:
+        raise DeviceError(f"Error playing file {path.name}: {exc}") from None
+    if shape != (2, SAMPLE_RATE, 2, "NONE"):
+        raise DeviceError(f"Error playing file {path.name}: need a 2-channel wav file, 16 kHz 16-bit PCM "
+                          f"(got {shape[0]} channel(s), {shape[1]} Hz, {8 * shape[2]}-bit)")
+    return np.frombuffer(frames, dtype="<i2").reshape(-1, 2)[:, 0].astype(np.int16)
+
+
+@dataclass
+class SimInterfaceBoard:
+    """The board's command set over a folder standing in for the SD card, with the DUT wired to it."""
+
+    sd_card: Path
+    dut: SimSwwDut
+    hang_play: bool = False  # fault: a play that never finishes (no reply at all)
+    clock: int = 0           # simulated ticks since power-on
+    _record_from: int = 0
+    _detections_ms: list[int] = field(default_factory=list)
+    _edges: list[tuple[int, int]] = field(default_factory=list)
+
+    def handle(self, command: str) -> list[str] | None:
+        """The reply lines to one command (without ``%``); None when the board never answers."""
+        word, _, argument = command.strip().partition(" ")
+        if word == "name":
+            return [w.BOARD_NAME, w.END]
+        if word == "ls":
+            return [*sorted(p.name for p in self.sd_card.iterdir() if p.is_file()), w.END]
+        if word == "play":
+            return self._play(argument.strip())
+        if word == "record_detections":
+            self._record_from, self._detections_ms, self._edges = self.clock, [], []
+            return [w.END]
+        if word == "print_detections":
+            return [w.DETECTIONS_HEADER, *(f"{ms}," for ms in self._detections_ms), w.END]
+        if word == "print_dutycycle":
+            return [w.DUTY_START_HEADER, *w.number_lines([a for a, _ in self._edges]),
+                    w.DUTY_STOP_HEADER, *w.number_lines([b for _, b in self._edges]), w.END]
+        if word == "dut":
+            return [w.passthrough_echo(argument), *(w.DUT_PREFIX + line for line in self.dut.handle(argument)),
+                    w.END]
+        return [f"Unknown command: {word}", w.END]
+
+    def _play(self, name: str) -> list[str] | None:
+        path = self.sd_card / name
+        if not name or not path.is_file():
+            return [f"Error playing file {name}: not found", w.END]
+        try:
+            left = read_board_wav(path)
+        except DeviceError as exc:
+            return [exc.message, w.END]
+        if self.hang_play:
+            return None
+        start = self.clock
+        heard = self.dut.hear(left)
+        for tick in heard.detection_pulses:
+            self._record(start + tick)
+        room = w.MAX_FRAMES - len(self._edges)
+        self._edges += [(start + a - self._record_from, start + b - self._record_from)
+                        for a, b in heard.processing_edges[:max(room, 0)]]
+        self.clock = start + sample_ticks(left.size)
+        return [w.PLAY_OK, w.END]
+
+    def _record(self, tick: int) -> None:
+        ms = (tick - self._record_from) // 100
+        if self._detections_ms and ms - self._detections_ms[-1] < w.DEBOUNCE_MS:
+            return
+        if len(self._detections_ms) < w.MAX_TIMESTAMPS:
+            self._detections_ms.append(ms)
+
+
+class SimBoardServer:
+    """Serves a simulated board on ``socket://127.0.0.1:PORT`` (or a pty) for ``serial.serial_for_url``."""
+
+    def __init__(self, board: SimInterfaceBoard, listen: str = "socket://127.0.0.1:0") -> None:
+        self.board = board
+        self._listen = listen
+        self._listener: Listener | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def start(self) -> SimBoardServer:
+        if self._listener is not None:
+            raise ConfigError(f"the simulated board already serves on {self.url}")
+        self._listener = open_listener(self._listen)
+        self.url = self._listener.url
+        self._thread = threading.Thread(target=self._serve, name="sim-sww-board", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._listener is not None:
+            self._listener.close()
+
+    def __enter__(self) -> SimBoardServer:
+        return self.start()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _serve(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            link = self._listener.accept()
+            if link is not None:
+                try:
+                    self._converse(link)
+                except Exception:  # a bug must not kill the board silently: log it and serve the next host
+                    log.exception("sim-sww-board: dropping the connection after an internal error")
+                finally:
+                    link.close()
+
+    def _converse(self, link: Link) -> None:
+        pending = bytearray()
+        while not self._stop.is_set():
+            data = link.recv()
+            if data is None:
+                return
+            pending += data
+            while b"%" in pending:
+                raw, _, rest = bytes(pending).partition(b"%")
+                pending = bytearray(rest)
+                reply = self.board.handle(raw.decode("latin-1").strip())
+                if reply is not None and not link.send("".join(line + "\r\n" for line in reply).encode("latin-1")):
+                    return
