@@ -1,4 +1,4 @@
-"""The ``harness`` command line: one click group, one module per command family.
+"""The ``harness`` command line: one click group, one module per command family, each imported on first use.
 
 Every HarnessError is turned into a one-paragraph message and its exit code here, in one place;
 a user mistake never shows a traceback.
@@ -11,10 +11,11 @@ import sys
 import click
 
 from harness import __version__
+from harness.cli.commands import LazyGroup
 from harness.core.errors import HarnessError
 
 
-class _Group(click.Group):
+class _Group(LazyGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -49,14 +50,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from harness.cli import commands
-
-    for command in commands.all_commands():
-        cli.add_command(command)
+    """Nothing to do: the group imports each command when it is first used (kept for callers of old)."""
 
 
 def main() -> None:
-    _register()
     cli(prog_name="harness")
 
 

@@ -24,7 +24,8 @@ from harness.runs.runner import Context, run_plan
 @click.option("--min-speakers", type=int, default=5, show_default=True,
               help="Groups with fewer speakers are marked insufficient evidence.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the speaker bootstrap.")
-@click.option("--results", type=click.Path(path_type=Path), default=None, help="Where run directories go.")
+@click.option("--results", type=click.Path(path_type=Path), default=None,
+              help="Where run directories go. Default: $HARNESS_RESULTS, else ./results.")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted evaluation; scored chunks of clips are kept.")
 def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: int, min_speakers: int,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import echo_verdict, models, progress_bar, targets
+from harness.cli.common import echo_verdict, models, plan_file, progress_bar, targets, targets_dir_option
 from harness.core.paths import plans_dir, results_dir
 from harness.registry.plans import Plan, load_plan
 from harness.runs.resume import frozen_plan
@@ -15,10 +15,11 @@ from harness.runs.runner import Context, run_plan
 
 @click.command("run")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              help="Plan YAML (models x targets, measurement, reporting). Default: plans/demo.yaml.")
+              help="Plan YAML, or the name of a plan in the plan folders (demo). Default: the shipped plans/demo.yaml.")
 @click.option("--model", "model_names", multiple=True,
               help="Run these models instead of the plan's (name or .tflite/.onnx path; repeatable).")
-@click.option("--target", "target_names", multiple=True, help="Run on these targets instead (repeatable).")
+@click.option("--target", "target_names", multiple=True,
+              help="Run on these targets instead (name or profile .yaml path; repeatable).")
 @click.option("--corpus", default=None,
               help="Evaluate accuracy per group on this corpus (directory or builtin:tiny|demo|full). "
                    "Runs given --model/--target skip the plan's corpus unless this is set.")
@@ -29,13 +30,14 @@ from harness.runs.runner import Context, run_plan
               help="Inferences per second of models whose entry gives no step_ms (deployed power, battery, "
                    "carbon). Default: the plan's reporting.default_rate_hz (1/s), named as an assumption.")
 @click.option("--results", type=click.Path(path_type=Path), default=None,
-              help="Where run directories go. Default: results/ (or $HARNESS_RESULTS).")
+              help="Where run directories go. Default: $HARNESS_RESULTS, else ./results.")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
                    "again. Options that would change the plan are refused.")
+@targets_dir_option
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
             corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
-            results: Path | None, resume: Path | None) -> None:
+            results: Path | None, resume: Path | None, targets_dirs: tuple[Path, ...]) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -53,7 +55,7 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
         plan = frozen_plan(resume)  # a continuation of the run's own plan
     else:
         plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz)
-    ctx = Context(models=models(), targets=targets(), results=results or results_dir())
+    ctx = Context(models=models(), targets=targets(targets_dirs), results=results or results_dir())
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_verdict(run_dir)
@@ -63,7 +65,7 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
 def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...], corpus: str | None,
           no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None) -> Plan:
     """The plan file (default plans/demo.yaml) with the command line's overrides."""
-    plan = load_plan(plan_path or plans_dir() / "demo.yaml")
+    plan = load_plan(plan_file(plan_path) if plan_path else plans_dir() / "demo.yaml")
     overrides: dict[str, object] = {}
     if model_names:
         overrides["models"] = list(model_names)

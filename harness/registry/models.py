@@ -8,6 +8,7 @@ the YAML file (``file``), or produced by one of the project's deterministic mode
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -175,21 +176,23 @@ def entry_from_file(path: Path) -> ModelEntry:
 
 
 class ModelRegistry:
-    """All entries in ``models/*.yaml``; each file holds one entry."""
+    """All entries in ``models/*.yaml`` (and the user's model folders); each file holds one entry."""
 
-    def __init__(self, directory: Path) -> None:
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: model registry directory not found")
-        self.directory = directory
+    def __init__(self, directory: Path | Sequence[Path]) -> None:
+        directories = [directory] if isinstance(directory, Path) else list(directory)
+        self.directory = directories[0]
         self._entries: dict[str, ModelEntry] = {}
-        for path in sorted(directory.glob("*.yaml")):
-            entry = entry_from_yaml(path)
-            if entry.name in self._entries:
-                raise ConfigError(
-                    f"{path}: model '{entry.name}' is already defined in "
-                    f"{self._entries[entry.name].source_file}"
-                )
-            self._entries[entry.name] = entry
+        for folder in directories:
+            if not folder.is_dir():
+                raise ConfigError(f"{folder}: model registry directory not found")
+            for path in sorted(folder.glob("*.yaml")):
+                entry = entry_from_yaml(path)
+                if entry.name in self._entries:
+                    raise ConfigError(
+                        f"{path}: model '{entry.name}' is already defined in "
+                        f"{self._entries[entry.name].source_file}"
+                    )
+                self._entries[entry.name] = entry
 
     def names(self) -> list[str]:
         return list(self._entries)

@@ -7,6 +7,7 @@ live in ``targets/*.yaml`` and are validated once, at load, into :class:`TargetP
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -150,22 +151,33 @@ def _numeric_fields(profile: TargetProfile) -> list[str]:
 
 
 class TargetRegistry:
-    """All profiles in a directory, boards resolved against their class profile."""
+    """All profiles in one or more directories, boards resolved against their class profile.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        raw: dict[str, tuple[Path, dict[str, Any]]] = {}
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: target profile directory not found")
-        for path in sorted(directory.glob("*.yaml")):
-            data = read_yaml(path)
-            name = data.get("name", path.stem)
-            if name in raw:
-                raise ConfigError(f"{path}: target '{name}' is already defined in {raw[name][0]}")
-            raw[name] = (path, data)
+    Later directories add profiles (a user's boards may name a shipped class); a name defined twice is an error.
+    """
+
+    def __init__(self, directory: Path | Sequence[Path]) -> None:
+        directories = [directory] if isinstance(directory, Path) else list(directory)
+        self.directory = directories[0]
+        self.directories = directories
+        self._raw: dict[str, tuple[Path, dict[str, Any]]] = {}
+        for folder in directories:
+            if not folder.is_dir():
+                raise ConfigError(f"{folder}: target profile directory not found")
+            for path in sorted(folder.glob("*.yaml")):
+                self._add_raw(path)
         self._profiles: dict[str, TargetProfile] = {}
-        for name, (path, data) in raw.items():
-            self._profiles[name] = _resolve(path, data, raw)
+        for name, (path, data) in self._raw.items():
+            self._profiles[name] = _resolve(path, data, self._raw)
+
+    def _add_raw(self, path: Path) -> str:
+        data = read_yaml(path)
+        name = data.get("name", path.stem)
+        if name in self._raw:
+            raise ConfigError(f"{path}: target '{name}' is already defined in {self._raw[name][0]}",
+                              hint="rename one of the two profiles")
+        self._raw[name] = (path, data)
+        return name
 
     def names(self) -> list[str]:
         return list(self._profiles)
@@ -173,14 +185,31 @@ class TargetRegistry:
     def all(self) -> list[TargetProfile]:
         return list(self._profiles.values())
 
-    def get(self, name: str) -> TargetProfile:
-        try:
-            return self._profiles[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown target '{name}'",
-                hint=f"known targets: {', '.join(sorted(self._profiles))} (see 'harness targets list')",
-            ) from None
+    def get(self, name_or_path: str) -> TargetProfile:
+        """A profile by name, or a profile file of the user's own (``--target path/to/board.yaml``)."""
+        if name_or_path in self._profiles:
+            return self._profiles[name_or_path]
+        path = Path(name_or_path).expanduser()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return self._from_file(path)
+        raise ConfigError(
+            f"unknown target '{name_or_path}'",
+            hint=f"known targets: {', '.join(sorted(self._profiles))} (see 'harness targets list'), "
+            "or a path to a profile .yaml of your own (same fields as targets/*.yaml; see docs/targets.md)",
+        )
+
+    def _from_file(self, path: Path) -> TargetProfile:
+        if not path.is_file():
+            raise ConfigError(f"{path}: target profile file not found")
+        data = read_yaml(path)
+        name = data.get("name", path.stem)
+        known = self._raw.get(name)
+        if known is not None and known[0].resolve() != path.resolve():
+            raise ConfigError(f"{path}: target '{name}' is already defined in {known[0]}",
+                              hint="give the profile its own 'name'")
+        profile = _resolve(path, data, {**self._raw, name: (path, data)})
+        self._profiles[name] = profile
+        return profile
 
 
 def _resolve(path: Path, data: dict[str, Any], raw: dict[str, tuple[Path, dict[str, Any]]]) -> TargetProfile:
