@@ -128,12 +128,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Gates of the --edge-plan plans, appended after the collected tests."""
     for plan in config.getoption("edge_plan"):
         plan_path = Path(plan)
-        collector = PlanGates.from_parent(session, name=f"edge-plan[{plan}]", path=plan_path.resolve(),
+        nodeid = _relative(plan_path.resolve(), config.rootpath)  # like a test file: "plans/x.yaml::<gate id>"
+        collector = PlanGates.from_parent(session, name=nodeid, nodeid=nodeid, path=plan_path.resolve(),
                                           plan_path=plan_path)
         report = collector.ihook.pytest_make_collect_report(collector=collector)
         collector.ihook.pytest_collectreport(report=report)
         if report.passed:
             items.extend(report.result)  # type: ignore[arg-type]
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
 
 
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> PlanGates | None:
