@@ -132,3 +132,15 @@ def test_every_environment_variable_is_documented() -> None:
     readme = README.read_text(encoding="utf-8")
     assert {"HARNESS_HOME", "HARNESS_CACHE", "HARNESS_RESULTS", "HARNESS_PSEUDONYM_SALT"} <= used
     assert sorted(v for v in used if f"`{v}`" not in readme) == []
+
+
+def test_a_plan_is_found_by_name_in_the_plan_folders(tmp_path: Path, monkeypatch) -> None:
+    from harness.cli.common import plan_file
+
+    (tmp_path / "bench-plans").mkdir()
+    (tmp_path / "bench-plans" / "nightly.yaml").write_text("name: nightly\nmodels: [mww-okay-nabu]\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.edge-harness]\nplans = "bench-plans"\n')
+    monkeypatch.chdir(tmp_path)
+    assert plan_file(Path("nightly")) == tmp_path / "bench-plans" / "nightly.yaml"
+    assert plan_file(Path("demo")) == SHIPPED / "plans" / "demo.yaml"
+    assert plan_file(Path("nightly.yaml")) == Path("nightly.yaml")  # a path stays a path (and its error names it)
