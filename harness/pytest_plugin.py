@@ -101,21 +101,20 @@ class GateItem(pytest.Item):
         self.gate = gate
         self.run_dir = run_dir
         self.user_properties += [("status", gate["status"]), ("run_dir", str(run_dir))]
+        if gate["status"] == "INSUFFICIENT_EVIDENCE":  # a skip marker: reported at the gate, not in this module
+            self.add_marker(pytest.mark.skip(reason=describe(gate)))
 
     def runtest(self) -> None:
-        status = self.gate["status"]
-        if status == "FAIL":
+        if self.gate["status"] == "FAIL":
             raise GateFailed(describe(self.gate))
-        if status == "INSUFFICIENT_EVIDENCE":
-            pytest.skip(describe(self.gate))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, GateFailed):
             return f"{excinfo.value}\n  details: {self.run_dir / 'signoff.md'}"
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
-    def reportinfo(self) -> tuple[Path, None, str]:
-        return self.path, None, f"gate {self.gate['id']}"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"gate {self.gate['id']}"  # the plan file (line numbers are 0-based here)
 
 
 def describe(gate: dict[str, Any]) -> str:
