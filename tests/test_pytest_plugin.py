@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow  # each inner session is a subprocess that runs a plan
 
 PLAN = {"name": "gate-check", "models": ["mww-okay-nabu"], "targets": ["mcu"], "measure": {"warmup": 2, "runs": 20},
         "seed": 3}
