@@ -158,7 +158,7 @@ def _append(path: Path, data: bytes) -> None:
 
 
 def _raise_in_targets(exc: BaseException, mp: pytest.MonkeyPatch) -> None:
-    def boom() -> None:
+    def boom(*_: object) -> None:
         raise exc
 
     mp.setattr("harness.cli.targets.targets", boom)

@@ -37,7 +37,7 @@ BOARDS = {
 MCU_CORES = {"cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m85",
              "xtensa-lx7"}
 APP_CORES = {"cortex-a53", "cortex-a72", "cortex-a76", "cortex-a78", "cortex-x"}
-# Class budgets of shared/reference/edge_constraints.md, "Target classes" table.
+# Class budgets of docs/sources.md, "Target class budgets".
 CLASS_BUDGETS = {
     "phone": (100, 5000),
     "mcu": (1000, 100),
@@ -91,8 +91,8 @@ def test_four_classes_exist_with_their_budgets(registry: TargetRegistry) -> None
         latency, power = CLASS_BUDGETS[name]
         assert profile.budgets.latency_ms == latency
         assert profile.budgets.power_mw == power
-        assert "edge_constraints.md" in profile.sources["budgets.latency_ms"]
-        assert "edge_constraints.md" in profile.sources["budgets.power_mw"]
+        assert "docs/sources.md#target-class-budgets" in profile.sources["budgets.latency_ms"]
+        assert "docs/sources.md#target-class-budgets" in profile.sources["budgets.power_mw"]
     classes = {p.name for p in registry.all() if p.kind is ProfileKind.cls}
     assert classes == set(CLASSES)
 

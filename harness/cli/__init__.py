@@ -1,4 +1,4 @@
-"""The ``harness`` command line: one click group, one module per command family.
+"""The ``harness`` command line: one click group, one module per command family, each imported on first use.
 
 Every error is turned into a message and its exit code here, in one place (the table is
 ``harness.core.errors.ExitCode``): a HarnessError by its class, an OSError from the user's
@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import click
 
 from harness import __version__
+from harness.cli.commands import LazyGroup
 from harness.core.errors import EXIT_CODE_TABLE, ExitCode, HarnessError
 from harness.core.paths import cache_dir
 
@@ -73,7 +74,7 @@ def _internal_error(exc: BaseException) -> None:
           "this is a bug in the harness; please report it with that log file", ExitCode.INTERNAL)
 
 
-class _Group(click.Group):
+class _Group(LazyGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -129,14 +130,10 @@ cli.help = (cli.help or "").replace("{exit_codes}", _exit_code_help())
 
 
 def _register() -> None:
-    from harness.cli import commands
-
-    for command in commands.all_commands():
-        cli.add_command(command)
+    """Nothing to do: the group imports each command when it is first used (kept for callers of old)."""
 
 
 def main() -> None:
-    _register()
     cli(prog_name="harness")
 
 

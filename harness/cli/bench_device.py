@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import COUNT, SEED, models, progress_bar, results_folder, results_option, targets
+from harness.cli.common import (
+    COUNT,
+    SEED,
+    models,
+    progress_bar,
+    results_folder,
+    results_option,
+    targets,
+    targets_dir_option,
+)
 from harness.runs.bench import MODES, BenchSettings, bench_device
 
 
@@ -16,7 +25,7 @@ from harness.runs.bench import MODES, BenchSettings, bench_device
                    "socket://host:port, rfc2217://host:port, spy:///dev/ttyACM0 (logs traffic).")
 @click.option("--model", "model_name", required=True, help="The model the DUT firmware runs (name or .tflite path).")
 @click.option("--target", "target_name", default="mcu", show_default=True,
-              help="Target profile for budgets and power; its link is replaced by --port.")
+              help="Target profile (name or .yaml path) for budgets and power; its link is replaced by --port.")
 @click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
 @click.option("--monitor", default=None, help="Energy mode: sim:URL, lpm01a:URL, joulescope or ppk2:URL.")
 @click.option("--quick", is_flag=True, help="3 windows of >= 1 s instead of MLPerf's 5 of >= 10 s (labelled quick).")
@@ -38,9 +47,10 @@ from harness.runs.bench import MODES, BenchSettings, bench_device
 @results_option
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory; finished windows and inputs are not measured again.")
+@targets_dir_option
 def command(port: str, model_name: str, target_name: str, mode: str, monitor: str | None, quick: bool, baud: int,
             timeout_s: float, inputs: Path | None, corpus: str | None, min_clips: int, min_speakers: int, count: int,
-            seed: int, results: Path | None, resume: Path | None) -> None:
+            seed: int, results: Path | None, resume: Path | None, targets_dirs: tuple[Path, ...]) -> None:
     """Drive MLPerf Tiny firmware over serial and write results/<run_id>/ like 'harness run'.
 
     \b
@@ -58,7 +68,7 @@ def command(port: str, model_name: str, target_name: str, mode: str, monitor: st
                              quick=quick, baud=baud, timeout_s=timeout_s, inputs=inputs, count=count, seed=seed,
                              corpus=corpus, min_clips=min_clips, min_speakers=min_speakers)
     settings.check()
-    model, target = models().get(model_name), targets().get(target_name)
+    model, target = models().get(model_name), targets(targets_dirs).get(target_name)
     with progress_bar(f"bench-device {mode}") as update:
         run_dir = bench_device(settings, model, target, results_folder(results), resume=resume, progress=update)
     click.echo(str(run_dir))

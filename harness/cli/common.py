@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: registries from the project folders, a stderr console, progress."""
+"""Shared CLI plumbing: registries from the shipped and the user's folders, a stderr console, progress."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from harness.cli.progress import LineProgress
 from harness.core.errors import ConfigError, read_json
-from harness.core.paths import models_dir, results_dir, targets_dir
+from harness.core.paths import model_dirs, plan_dirs, results_dir, target_dirs
+from harness.core.progress import Progress
 from harness.registry.models import ModelRegistry
 from harness.registry.plans import MAX_RUNS, MAX_SEED
 from harness.registry.targets import TargetRegistry
@@ -23,12 +26,13 @@ from harness.rundir import contract
 err_console = Console(stderr=True)
 
 
-def targets() -> TargetRegistry:
-    return TargetRegistry(targets_dir())
+def targets(extra_dirs: tuple[Path, ...] = ()) -> TargetRegistry:
+    """The shipped profiles, the project's ``[tool.edge-harness] targets`` folders, then ``--targets-dir``."""
+    return TargetRegistry(target_dirs(extra_dirs))
 
 
 def models(allow_unpinned: bool = False) -> ModelRegistry:
-    return ModelRegistry(models_dir(), allow_unpinned=allow_unpinned)
+    return ModelRegistry(model_dirs(), allow_unpinned=allow_unpinned)
 
 
 SEED = click.IntRange(0, MAX_SEED)
@@ -56,6 +60,23 @@ def results_folder(results: Path | None) -> Path:
     return folder
 
 
+targets_dir_option = click.option(
+    "--targets-dir", "targets_dirs", multiple=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A folder of your own target profiles, added to the shipped ones (repeatable; also "
+         "[tool.edge-harness] targets = [...] in your pyproject.toml).")
+
+
+def plan_file(name_or_path: Path) -> Path:
+    """A plan's path as given, or a plan named without its folder and suffix (``demo``) in the plan folders."""
+    if name_or_path.exists() or name_or_path.suffix or len(name_or_path.parts) > 1:
+        return name_or_path
+    for folder in plan_dirs():
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    return name_or_path
+
+
 def render(table: Table) -> str:
     """A rich table as plain text for stdout (wide enough not to wrap)."""
     console = Console(width=220, color_system=None)
@@ -69,14 +90,25 @@ def echo_json(data: Any) -> None:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``update(label, done, total)``."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err_console, transient=False) as bar:
+def progress_bar(description: str) -> Iterator[Progress]:
+    """Progress on stderr, yielding ``update(label, done, total)``: a rich bar with elapsed time and ETA on a
+    terminal; otherwise (CI logs, a pipe) one plain line every 10 % of a step or every 10 s."""
+    if not err_console.is_terminal:
+        yield LineProgress(description, lambda line: click.echo(line, err=True))
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with RichProgress(*columns, console=err_console, transient=False) as bar:
         task = bar.add_task(description, total=None)
+        step: list[int | None] = [None, 0]  # the current step's total and its last count
 
         def update(label: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{description}: {label}", completed=done, total=total)
+            text = f"{description}: {label}"
+            if total != step[0] or done < (step[1] or 0):  # a new step: its own rate, so its own ETA
+                bar.reset(task, total=total, completed=done, description=text)
+            else:
+                bar.update(task, description=text, completed=done, total=total)
+            step[:] = [total, done]
 
         yield update
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from harness.analysis import analyze
 from harness.analysis.profile import ModelProfile
-from harness.cli.common import echo_json, models, targets
+from harness.cli.common import echo_json, models, targets, targets_dir_option
 from harness.core.units import Energy, Power
 from harness.costmodel.model import default_cost_model
 
 
 @click.command("predict")
 @click.option("--model", "model_name", required=True, help="Registered model name or a .tflite/.onnx path.")
-@click.option("--target", "target_name", required=True, help="Target profile name (see 'harness targets list').")
+@click.option("--target", "target_name", required=True,
+              help="Target profile name (see 'harness targets list') or a profile .yaml path.")
 @click.option("--stack", default=None, help="Software stack; defaults to the target's default_stack.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (latency_ms, energy_mj, macs, arena_bytes, ...).")
-def command(model_name: str, target_name: str, stack: str | None, as_json: bool) -> None:
+@targets_dir_option
+def command(model_name: str, target_name: str, stack: str | None, as_json: bool,
+            targets_dirs: tuple[Path, ...]) -> None:
     """Predict device latency and energy per inference from the calibrated cost model.
 
     \b
@@ -25,7 +30,7 @@ def command(model_name: str, target_name: str, stack: str | None, as_json: bool)
     arena_bytes is the static peak-activation estimate (a run measures TFLite Micro's own).
     """
     entry = models().get(model_name)
-    target = targets().get(target_name)
+    target = targets(targets_dirs).get(target_name)
     profile = ModelProfile.combine([analyze(p) for p in [*entry.stage_paths(), entry.artifact_path()]])
     pred = default_cost_model().predict(profile, target, stack)
     energy = Energy.from_power_and_time(Power.from_mw(target.power.active_for(pred.stack)), pred.latency)

@@ -13,10 +13,12 @@ from harness.cli.common import (
     echo_not_measured,
     echo_verdict,
     models,
+    plan_file,
     progress_bar,
     results_folder,
     results_option,
     targets,
+    targets_dir_option,
 )
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.paths import plans_dir
@@ -30,10 +32,11 @@ from harness.signoff import load_policy
 
 @click.command("run")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              help="Plan YAML (models x targets, measurement, reporting). Default: plans/demo.yaml.")
+              help="Plan YAML, or the name of a plan in the plan folders (demo). Default: the shipped plans/demo.yaml.")
 @click.option("--model", "model_names", multiple=True,
               help="Run these models instead of the plan's (name or .tflite/.onnx path; repeatable).")
-@click.option("--target", "target_names", multiple=True, help="Run on these targets instead (repeatable).")
+@click.option("--target", "target_names", multiple=True,
+              help="Run on these targets instead (name or profile .yaml path; repeatable).")
 @click.option("--corpus", default=None,
               help="Evaluate accuracy per group on this corpus (directory or builtin:tiny|demo|full). "
                    "Runs given --model/--target skip the plan's corpus unless this is set.")
@@ -52,9 +55,11 @@ from harness.signoff import load_policy
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
                    "again. Options that would change the plan are refused.")
+@targets_dir_option
 def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
             corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
-            device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool, resume: Path | None) -> None:
+            device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool, resume: Path | None,
+            targets_dirs: tuple[Path, ...]) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -78,7 +83,7 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
         plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz)
         attached = _device_urls(device_urls, plan)
     _check_policy(plan)
-    ctx = Context(models=models(allow_unpinned), targets=targets(), results=results_folder(results))
+    ctx = Context(models=models(allow_unpinned), targets=targets(targets_dirs), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:
         run_dir = run_plan(plan, ctx, progress=update, resume=resume, device_urls=attached)
     echo_not_measured(run_dir)
@@ -103,7 +108,7 @@ def _device_urls(given: tuple[str, ...], plan: Plan) -> dict[str, str]:
 def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...], corpus: str | None,
           no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None) -> Plan:
     """The plan file (default plans/demo.yaml) with the command line's overrides."""
-    plan = load_plan(plan_path or plans_dir() / "demo.yaml")
+    plan = load_plan(plan_file(plan_path) if plan_path else plans_dir() / "demo.yaml")
     overrides: dict[str, object] = {}
     if model_names:
         overrides["models"] = list(model_names)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 
 import click
 
-from harness.cli.common import SEED, models, targets
+from harness.cli.common import SEED, models, targets, targets_dir_option
 from harness.dut.sim.faults import EXAMPLE, GRAMMAR, FaultPlan
 from harness.dut.sim.firmware import MODES, SimulatedFirmware
 from harness.dut.sim.model import MODEL_IDS
@@ -19,7 +20,7 @@ _EPILOG = "\b\nFault spec (--faults), comma-separated key=value:\n" + "\n".join(
 
 
 @click.command("sim-dut", epilog=_EPILOG)
-@click.option("--target", "target_name", required=True, help="Target profile to simulate (see 'harness targets list').")
+@click.option("--target", "target_name", required=True, help="Target profile to simulate (name or profile .yaml path).")
 @click.option("--model", "model_name", required=True, help="Registered model name or a .tflite/.onnx path.")
 @click.option("--listen", default="socket://127.0.0.1:0", show_default=True,
               help="socket://HOST:PORT (port 0: a free port) or 'pty' for a /dev/pts/N serial device.")
@@ -33,8 +34,10 @@ _EPILOG = "\b\nFault spec (--faults), comma-separated key=value:\n" + "\n".join(
 @click.option("--stack", default=None, help="Software stack; defaults to the target's default_stack.")
 @click.option("--model-id", type=click.Choice(MODEL_IDS), default=None,
               help="m-model-[...] to report; default follows the model's task and input shape.")
+@targets_dir_option
 def command(target_name: str, model_name: str, listen: str, mode: str, io_manager: bool, baud: int | None,
-            fault_spec: str, seed: int, stack: str | None, model_id: str | None) -> None:
+            fault_spec: str, seed: int, stack: str | None, model_id: str | None,
+            targets_dirs: tuple[Path, ...]) -> None:
     """Serve a simulated DUT speaking the MLPerf Tiny serial protocol, byte for byte.
 
     The model runs in the real runtime (TFLite Micro on MCU-class targets); m-lap-us advances by
@@ -54,7 +57,7 @@ def command(target_name: str, model_name: str, listen: str, mode: str, io_manage
     With --listen pty, any serial terminal opens the printed /dev/pts/N path.
     """
     plan = FaultPlan.parse(fault_spec)
-    firmware = SimulatedFirmware(targets().get(target_name), models().get(model_name), mode=mode, seed=seed,
+    firmware = SimulatedFirmware(targets(targets_dirs).get(target_name), models().get(model_name), mode=mode, seed=seed,
                                  stack=stack, model_id=model_id)
     _log_to_stderr()
     server = SimDutServer(firmware, listen=listen, faults=plan, baud=baud, io_manager=io_manager).start()

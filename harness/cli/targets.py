@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.table import Table
 
-from harness.cli.common import echo_json, render, targets
+from harness.cli.common import echo_json, render, targets, targets_dir_option
 
 
 @click.group("targets")
@@ -19,12 +21,13 @@ def command() -> None:
 
 @command.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_(as_json: bool) -> None:
+@targets_dir_option
+def list_(as_json: bool, targets_dirs: tuple[Path, ...]) -> None:
     """One line per profile: class, core, clock, memory, default stack, budgets.
 
     A profile that fails validation is named on stderr with its error; the others are listed.
     """
-    registry = targets()
+    registry = targets(targets_dirs)
     profiles = registry.all()
     broken = registry.broken
     for name in sorted(broken, key=lambda n: (registry.broken_class_of(n) is not None, n)):
@@ -45,9 +48,10 @@ def list_(as_json: bool) -> None:
 
 @command.command("show")
 @click.argument("name")
-def show(name: str) -> None:
+@targets_dir_option
+def show(name: str, targets_dirs: tuple[Path, ...]) -> None:
     """Every field of one profile, with the source of each number (YAML)."""
     import yaml
 
-    profile = targets().get(name)
+    profile = targets(targets_dirs).get(name)
     click.echo(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True), sort_keys=False))

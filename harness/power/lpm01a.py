@@ -1,6 +1,6 @@
 """ST X-NUCLEO-LPM01A (PowerShield) driver: its ASCII command protocol and its ``ascii_dec`` data stream.
 
-Facts (shared/reference/lab_protocols.md; the PowerShield command help as quoted in mlcommons/tiny
+Facts (ST UM2269, the PowerShield firmware manual, and its command help as quoted in mlcommons/tiny
 benchmark/runner/power_manager.py): a virtual COM port at 3,686,400 baud; commands end in CR LF and are
 answered ``ack <cmd>`` or ``error <cmd>`` then ``Error detail: ...``; ``stop`` is not acked but ends with
 ``Acquisition completed``. ``ascii_dec`` sends one sample per line, ``6409-07`` = 6409 x 10^-7 (A, or J

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Sequence
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -182,32 +183,35 @@ def entry_from_file(path: Path) -> ModelEntry:
 
 
 class ModelRegistry:
-    """All entries in ``models/*.yaml``; each file holds one entry.
+    """All entries in ``models/*.yaml`` (and the user's model folders); each file holds one entry.
 
     Every artifact an entry names must be pinned by ``sha256`` unless ``allow_unpinned`` is set (a run
     records that it was); a user's entry file may not take the name of a registered model. A broken
     entry is reported, by its file, only when a command asks for it; ``broken`` lists them all.
     """
 
-    def __init__(self, directory: Path, *, allow_unpinned: bool = False) -> None:
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: model registry directory not found")
-        self.directory = directory
+    def __init__(self, directory: Path | Sequence[Path], *, allow_unpinned: bool = False) -> None:
+        directories = [directory] if isinstance(directory, Path) else list(directory)
+        self.directory = directories[0]
         self.allow_unpinned = allow_unpinned
         self._entries: dict[str, ModelEntry] = {}
         self._broken: dict[str, HarnessError] = {}  # entry name (file stem when unreadable) -> why
-        for path in sorted(directory.glob("*.yaml")):
-            try:
-                entry = entry_from_yaml(path)
-            except HarnessError as exc:
-                self._broken[path.stem] = exc
-                continue
-            if entry.name in self._entries or entry.name in self._broken:
-                first = self._entries.pop(entry.name).source_file if entry.name in self._entries else "another file"
-                self._broken[entry.name] = ConfigError(f"{path}: model '{entry.name}' is already defined in {first}",
-                                                       hint="each entry needs a name of its own")
-                continue
-            self._entries[entry.name] = entry
+        for folder in directories:
+            if not folder.is_dir():
+                raise ConfigError(f"{folder}: model registry directory not found")
+            for path in sorted(folder.glob("*.yaml")):
+                try:
+                    entry = entry_from_yaml(path)
+                except HarnessError as exc:
+                    self._broken[path.stem] = exc
+                    continue
+                if entry.name in self._entries or entry.name in self._broken:
+                    first = self._entries.pop(entry.name).source_file if entry.name in self._entries \
+                        else "another file"
+                    self._broken[entry.name] = ConfigError(f"{path}: model '{entry.name}' is already defined in "
+                                                           f"{first}", hint="each entry needs a name of its own")
+                    continue
+                self._entries[entry.name] = entry
 
     @property
     def broken(self) -> dict[str, HarnessError]:

@@ -7,6 +7,7 @@ live in ``targets/*.yaml`` and are validated once, at load, into :class:`TargetP
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -150,33 +151,38 @@ def _numeric_fields(profile: TargetProfile) -> list[str]:
 
 
 class TargetRegistry:
-    """All profiles in a directory, boards resolved against their class profile.
+    """All profiles in one or more directories, boards resolved against their class profile.
 
-    A broken profile does not break the others: it is reported, by its file, only when a command
-    asks for that target (``get``), and ``broken`` lists every broken file for ``targets list``.
+    Later directories add profiles (a user's boards may name a shipped class); a name defined twice is an
+    error of that name. A broken profile does not break the others: it is reported, by its file, only when
+    a command asks for that target (``get``), and ``broken`` lists every broken file for ``targets list``.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, directory: Path | Sequence[Path]) -> None:
+        directories = [directory] if isinstance(directory, Path) else list(directory)
+        self.directory = directories[0]
+        self.directories = directories
         raw: dict[str, tuple[Path, dict[str, Any]]] = {}
         self._broken: dict[str, ConfigError] = {}  # target name (or file stem) -> why it cannot be used
         duplicated: dict[str, Path] = {}
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: target profile directory not found")
-        for path in sorted(directory.glob("*.yaml")):
-            try:
-                data = read_yaml(path)
-            except HarnessError as exc:
-                self._broken[path.stem] = _as_config_error(exc)
-                continue
-            name = str(data.get("name", path.stem))
-            if name in raw or name in duplicated:
-                first = raw.pop(name)[0] if name in raw else duplicated[name]
-                duplicated[name] = first
-                self._broken[name] = ConfigError(f"{path}: target '{name}' is already defined in {first}",
-                                                 hint="each profile needs a name of its own")
-                continue
-            raw[name] = (path, data)
+        for folder in directories:
+            if not folder.is_dir():
+                raise ConfigError(f"{folder}: target profile directory not found")
+            for path in sorted(folder.glob("*.yaml")):
+                try:
+                    data = read_yaml(path)
+                except HarnessError as exc:
+                    self._broken[path.stem] = _as_config_error(exc)
+                    continue
+                name = str(data.get("name", path.stem))
+                if name in raw or name in duplicated:
+                    first = raw.pop(name)[0] if name in raw else duplicated[name]
+                    duplicated[name] = first
+                    self._broken[name] = ConfigError(f"{path}: target '{name}' is already defined in {first}",
+                                                     hint="each profile needs a name of its own")
+                    continue
+                raw[name] = (path, data)
+        self._raw = raw
         self._profiles: dict[str, TargetProfile] = {}
         classes = {n: pd for n, pd in raw.items() if pd[1].get("kind") != ProfileKind.board.value}
         self._inherits_broken: dict[str, str] = {}  # board -> its broken class
@@ -204,16 +210,34 @@ class TargetRegistry:
         """The broken class profile a board failed through, if that is why it is broken."""
         return self._inherits_broken.get(name)
 
-    def get(self, name: str) -> TargetProfile:
-        if name in self._profiles:
-            return self._profiles[name]
-        if name in self._broken:
-            raise self._broken[name]
+    def get(self, name_or_path: str) -> TargetProfile:
+        """A profile by name, or a profile file of the user's own (``--target path/to/board.yaml``)."""
+        if name_or_path in self._profiles:
+            return self._profiles[name_or_path]
+        if name_or_path in self._broken:
+            raise self._broken[name_or_path]
+        path = Path(name_or_path).expanduser()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return self._from_file(path)
         broken = f"; broken profiles: {', '.join(sorted(self._broken))}" if self._broken else ""
         raise ConfigError(
-            f"unknown target '{name}'",
-            hint=f"known targets: {', '.join(sorted(self._profiles))} (see 'harness targets list'){broken}",
+            f"unknown target '{name_or_path}'",
+            hint=f"known targets: {', '.join(sorted(self._profiles))} (see 'harness targets list'), "
+            "or a path to a profile .yaml of your own (same fields as targets/*.yaml; see docs/targets.md)" + broken,
         )
+
+    def _from_file(self, path: Path) -> TargetProfile:
+        if not path.is_file():
+            raise ConfigError(f"{path}: target profile file not found")
+        data = read_yaml(path)
+        name = str(data.get("name", path.stem))
+        known = self._raw.get(name)
+        if known is not None and known[0].resolve() != path.resolve():
+            raise ConfigError(f"{path}: target '{name}' is already defined in {known[0]}",
+                              hint="give the profile its own 'name'")
+        profile = _resolve(path, data, {**self._raw, name: (path, data)}, self._broken)
+        self._profiles[name] = profile
+        return profile
 
 
 def _as_config_error(exc: HarnessError) -> ConfigError:

@@ -23,7 +23,7 @@ from harness.reports.tables import write_table
 from harness.rundir import contract
 
 YEAR = Duration(365.25 * 86400.0)
-CAR_KG_PER_YEAR = 4600.0  # edge_constraints.md, Carbon and cost: a passenger car emits about 4.6 t CO2 per year
+CAR_KG_PER_YEAR = 4600.0  # US EPA, EPA-420-F-23-014: a typical passenger vehicle, 4.6 t CO2 per year (docs/sources.md)
 DEFAULT_REGION = "default"
 
 MD_COLUMNS = {
@@ -86,8 +86,8 @@ def write_carbon(run_dir: Path, plan: Plan | None = None) -> list[Path]:
     notes = [
         f"inputs: {fleet.devices:,} devices; inference rate "
         f"{fleet.inference_rate_hz if fleet.inference_rate_hz else 'each model own (efficiency.csv)'} per device; "
-        f"grid {plan.reporting.grid_kg_per_kwh} kg CO2e/kWh (plan reporting.grid_kg_per_kwh; 0.4 is the global "
-        "average of edge_constraints.md)"
+        f"grid {plan.reporting.grid_kg_per_kwh} kg CO2e/kWh (plan reporting.grid_kg_per_kwh; 0.4 rounds down the world "
+        "average, 0.436 in 2022 per Ember: docs/sources.md#carbon-and-cost)"
         + "".join(f"; region {n}: {r.grid_kg_per_kwh} kg CO2e/kWh" for n, r in fleet.regions.items()) + "; "
         + (f"electricity {fleet.price_per_kwh} {fleet.currency}/kWh" if fleet.price_per_kwh is not None
            else "no electricity price in the plan (fleet.price_per_kwh), so no cost"),
@@ -96,7 +96,7 @@ def write_carbon(run_dir: Path, plan: Plan | None = None) -> list[Path]:
         "the time, as in efficiency.csv; 'keeps up' no: the device cannot run the requested rate, and is counted "
         "at the rate it manages.",
         "kg CO2e = kWh x grid intensity; car-years: a passenger car emits about 4.6 t CO2 per year "
-        "(edge_constraints.md).",
+        "(US EPA, EPA-420-F-23-014).",
         "energy per inference comes from the run's backend (sim:<target> rows are simulated devices).",
     ]
     return write_table(df, run_dir, "carbon", title=f"Carbon and cost of a fleet, run {run_dir.name}",
