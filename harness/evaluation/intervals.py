@@ -1,6 +1,7 @@
-"""Confidence intervals for proportions (k of n) and for Poisson rates (count per exposure).
+"""Confidence intervals for proportions (k of n) and for Poisson rates (count per exposure), and the design
+effect of clips clustered by speaker that turns n into an effective sample size.
 
-Every function broadcasts over numpy arrays and returns plain floats for scalar inputs. An empty
+Every interval function broadcasts over numpy arrays and returns plain floats for scalar inputs. An empty
 sample (n == 0, exposure == 0) gives NaN bounds rather than an exception, so a table of groups can
 carry a group with no clips.
 """
@@ -78,3 +79,24 @@ def poisson_rate(
         low = np.where(valid, mu_low / e, np.nan)
         high = np.where(valid, mu_high / e, np.nan)
     return _out(rate, low, high)
+
+
+def design_effect(k: ArrayLike, e: ArrayLike, poisson: bool = False) -> float:
+    """Kish's design effect of a proportion (or Poisson rate) summed over clusters (speakers), floored at 1.
+
+    ``k[j]`` and ``e[j]`` are cluster j's numerator and exposure (its clips for a proportion, its hours for
+    a rate). deff = (cluster-robust variance of the ratio K/E: sum_j (k_j - p e_j)^2 / E^2) / (the binomial
+    p(1 - p)/E, or the Poisson K/E^2). It is 1 when no variance can be apportioned (p is 0 or 1) and with a
+    single cluster, whose between-cluster variance cannot be estimated (the speaker minimum guards such a
+    group); NaN without exposure.
+    """
+    k_arr, e_arr = np.asarray(k, dtype=float), np.asarray(e, dtype=float)
+    k_sum, e_sum = float(k_arr.sum()), float(e_arr.sum())
+    if e_sum <= 0:
+        return float("nan")
+    p = k_sum / e_sum
+    model = k_sum / e_sum**2 if poisson else p * (1.0 - p) / e_sum
+    if model <= 0 or np.count_nonzero(e_arr > 0) < 2:
+        return 1.0
+    clustered = float(np.sum((k_arr - p * e_arr) ** 2)) / e_sum**2
+    return max(1.0, clustered / model)
