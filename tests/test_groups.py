@@ -267,3 +267,17 @@ def test_design_effect_from_unequal_speakers_by_hand() -> None:
     fpr_rows = disaggregate(df, [], "wake_word")
     assert row(fpr_rows, "overall", "all", "fpr")["n"] == 0  # no negatives: empty row, NaN design effect
     assert math.isnan(row(fpr_rows, "overall", "all", "fpr")["design_effect"])
+
+
+def test_false_accepts_per_hour_clustered_by_speaker_by_hand() -> None:
+    """Negatives: speaker a 1 h with 4 false accepts, b and c 1 h with none. Rate 4/3 per hour;
+    sum (k_j - r e_j)^2 = (8/3)^2 + 2 (4/3)^2 = 96/9 over E^2 = 9, against the Poisson K / E^2 = 4/9:
+    deff = 8/3, so the exact interval is for 1.5 events in 1.125 h."""
+    rows = [("a", 2, 1800.0), ("a", 2, 1800.0), ("b", 0, 3600.0), ("c", 0, 3600.0)]
+    df = pd.DataFrame(rows, columns=["speaker", "false_accepts", "duration_s"])
+    df = df.assign(model="m", clip_id=[f"n{i}" for i in range(4)], is_positive=False, detected=False)
+    r = row(disaggregate(df, [], "wake_word"), "overall", "all", "fa_per_hour")
+    assert r["value"] == pytest.approx(4 / 3) and r["design_effect"] == pytest.approx(8 / 3)
+    assert r["n_eff"] == pytest.approx(4 / (8 / 3))
+    low, high = stats.chi2.ppf(0.025, 2 * 1.5) / 2 / 1.125, stats.chi2.ppf(0.975, 2 * 1.5 + 2) / 2 / 1.125
+    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(low), pytest.approx(high))

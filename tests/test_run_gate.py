@@ -1,12 +1,15 @@
-"""The quick path says what it did not evaluate, and `harness run --gate` exits with the sign-off verdict."""
+"""The quick path says what it did not evaluate, `harness run --gate` exits with the sign-off verdict, and the
+accuracy gates work at the effective n of clips clustered by speaker."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import pandas as pd
 from click.testing import CliRunner
-from run_fixture import RunSpec, write_run
+from run_fixture import Group, RunSpec, write_run
 
 from harness.cli import _register, cli
 from harness.core.verdict import Verdict
@@ -68,3 +71,16 @@ def test_a_run_that_evaluated_a_corpus_but_lost_its_tables_still_fails(tmp_path)
         "accuracy/kws-a/not_evaluated", "fairness/kws-a/not_evaluated"}
     assert not [g.id for g in quick.gates if g.status == Verdict.FAIL and g.kind in ("accuracy", "fairness",
                                                                                    "checklist")]
+
+
+def test_the_frr_gate_names_the_effective_n_and_asks_for_clips_at_the_design_effect(tmp_path) -> None:
+    """0 misses of 6 clips at design effect 2: the Wilson upper bound at the effective size m / 2 is
+    z^2 / (m / 2 + z^2), which reaches 0.05 at m = 38 z^2 (z inflated for 80 % power)."""
+    z_plan = 1.959963984540054 + 0.8416212335729143
+    run = write_run(tmp_path, RunSpec(groups=[Group("en-us", 3, 3, 1), Group("ru", 3, 3, 1)]))
+    table = pd.read_csv(run / "fairness.csv")
+    table.assign(design_effect=2.0, n_eff=table["n"] / 2.0).to_csv(run / "fairness.csv", index=False)
+    frr = next(g for g in evaluate(run, load_policy()).gates if g.id == "frr/kws-a")
+    assert frr.status == Verdict.INSUFFICIENT
+    assert "Wilson interval at the effective n=3 (design effect 2 of clips clustered by speaker)" in frr.reason
+    assert frr.extra_samples == math.ceil(38 * z_plan**2) - 6
