@@ -177,10 +177,14 @@ def _intervals(
 def _design_effects(per_clip: pd.DataFrame, order: list[str], poisson: bool) -> np.ndarray:
     """One design effect per group in ``order`` from its speakers' sums (NaN for a group without clips)."""
     population = per_clip[per_clip["n"] > 0]
-    by_speaker = population.groupby(["group", "speaker"], sort=False)[["k", "e"]].sum()
-    effects = {group: design_effect(sums["k"], sums["e"], poisson)
-               for group, sums in by_speaker.groupby(level="group", sort=False)}
-    return np.array([effects.get(group, np.nan) for group in order], dtype=float)
+    spk = population.groupby(["group", "speaker"], sort=False)[["k", "e"]].sum().reset_index()
+    totals = spk.groupby("group", sort=False)[["k", "e"]].transform("sum")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spk = spk.assign(spread=(spk["k"] - totals["k"] / totals["e"] * spk["e"]) ** 2,
+                         cluster=(spk["e"] > 0).astype(int))
+    g = spk.groupby("group", sort=False).agg(k=("k", "sum"), e=("e", "sum"), spread=("spread", "sum"),
+                                             clusters=("cluster", "sum")).reindex(order, fill_value=0)
+    return np.asarray(design_effect(g["k"], g["e"], g["spread"], g["clusters"], poisson), dtype=float)
 
 
 def _one_attribute(

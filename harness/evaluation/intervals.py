@@ -81,22 +81,20 @@ def poisson_rate(
     return _out(rate, low, high)
 
 
-def design_effect(k: ArrayLike, e: ArrayLike, poisson: bool = False) -> float:
-    """Kish's design effect of a proportion (or Poisson rate) summed over clusters (speakers), floored at 1.
 
-    ``k[j]`` and ``e[j]`` are cluster j's numerator and exposure (its clips for a proportion, its hours for
-    a rate). deff = (cluster-robust variance of the ratio K/E: sum_j (k_j - p e_j)^2 / E^2) / (the binomial
+def design_effect(k: ArrayLike, e: ArrayLike, spread: ArrayLike, clusters: ArrayLike, poisson: bool = False) -> Bound:
+    """Kish's design effect of a proportion (or Poisson rate) K/E summed over clusters (speakers), floored at 1.
+
+    ``k``, ``e``: the totals K and E; ``spread``: sum over clusters of (k_j - (K/E) e_j)^2; ``clusters``: how
+    many clusters have exposure. deff = (the cluster-robust variance of K/E, spread / E^2) / (the binomial
     p(1 - p)/E, or the Poisson K/E^2). It is 1 when no variance can be apportioned (p is 0 or 1) and with a
     single cluster, whose between-cluster variance cannot be estimated (the speaker minimum guards such a
     group); NaN without exposure.
     """
-    k_arr, e_arr = np.asarray(k, dtype=float), np.asarray(e, dtype=float)
-    k_sum, e_sum = float(k_arr.sum()), float(e_arr.sum())
-    if e_sum <= 0:
-        return float("nan")
-    p = k_sum / e_sum
-    model = k_sum / e_sum**2 if poisson else p * (1.0 - p) / e_sum
-    if model <= 0 or np.count_nonzero(e_arr > 0) < 2:
-        return 1.0
-    clustered = float(np.sum((k_arr - p * e_arr) ** 2)) / e_sum**2
-    return max(1.0, clustered / model)
+    k_arr, e_arr, s_arr, c_arr = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (k, e, spread, clusters)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = k_arr / e_arr
+        model = k_arr / e_arr**2 if poisson else rate * (1.0 - rate) / e_arr
+        deff = np.maximum(1.0, (s_arr / e_arr**2) / model)
+    deff = np.where((model > 0) & (c_arr >= 2), deff, 1.0)
+    return _out(np.where(e_arr > 0, deff, np.nan))[0]
