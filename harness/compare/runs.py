@@ -88,9 +88,9 @@ def _energy_rows(a: Path, b: Path, pairs: list, confidence: float, tolerance: fl
 
 
 def _effective(r: dict[str, Any], side: str) -> tuple[float, float]:
-    """(k, n) over the group's speaker design effect (1 for tables written before fairness.csv had it)."""
-    deff = r.get(f"design_effect_{side}")
-    deff = 1.0 if deff is None or pd.isna(deff) else float(deff)
+    """(k, n) over the group's speaker design effect."""
+    deff = r[f"design_effect_{side}"]
+    deff = 1.0 if pd.isna(deff) else float(deff)
     return float(r[f"k_{side}"]) / deff, float(r[f"n_{side}"]) / deff
 
 
@@ -99,6 +99,7 @@ def _detection_rows(a: Path, b: Path, confidence: float, rate_tolerance: float) 
         return []
     key = ["model", "attribute", "group", "metric"]
     fa, fb = (pd.read_csv(p / contract.FAIRNESS.csv, keep_default_na=False, na_values=[""]) for p in (a, b))
+    fa, fb = (f if "design_effect" in f else f.assign(design_effect=1.0) for f in (fa, fb))  # older tables
     both = fa[fa["metric"].isin(RATES)].merge(fb[fb["metric"].isin(RATES)], on=key, suffixes=("_a", "_b"))
     both = both[(both["n_a"] > 0) & (both["n_b"] > 0)]
     level = _corrected(confidence, len(both))
