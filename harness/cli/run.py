@@ -56,7 +56,7 @@ def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple
     A run without a corpus (--no-corpus, or --model/--target without --corpus) leaves its accuracy and
     fairness gates INSUFFICIENT_EVIDENCE, "not evaluated in this run", never FAIL.
     Exit status: 0 on a completed run; with --gate, the sign-off verdict's code (0 PASS, 1 FAIL,
-    3 INSUFFICIENT_EVIDENCE), e.g.  harness run --plan plans/ci.yaml --gate
+    3 INSUFFICIENT_EVIDENCE), e.g. in CI:  harness run --plan my-plan.yaml --gate
     """
     changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or \
         seed is not None or rate_hz is not None
