@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +42,18 @@ def test_long_format_columns_and_overall_row() -> None:
     assert (r["n"], r["n_speakers"], r["value"]) == (20, 9, 13 / 20)
 
 
-def test_wake_word_rates_and_wilson_intervals() -> None:
+def test_wake_word_rates_and_wilson_intervals_at_the_effective_n() -> None:
+    """us: speakers u0..u4 say two clips each and both agree (u0-u3 detected, u4 missed): deff = 2, so the
+    interval is Wilson's for 4 of 5. in: the four speakers' rates (2/3, 1/3, 1/2, 1/2) spread less than
+    binomially, so deff is floored at 1 and the interval is Wilson's for 5 of 10."""
     long = disaggregate(hand_frame(), ["accent"], "wake_word")
-    for group, k, n in (("us", 8, 10), ("in", 5, 10)):
-        ref = stats.binomtest(k, n).proportion_ci(method="wilson")
+    for group, k, n, deff in (("us", 8, 10, 2), ("in", 5, 10, 1)):
+        ref = stats.binomtest(k // deff, n // deff).proportion_ci(method="wilson")
         r = row(long, "accent", group, "detection_rate")
         assert r["value"] == k / n and r["n"] == n and r["k"] == k
+        assert (r["design_effect"], r["n_eff"]) == (pytest.approx(deff), pytest.approx(n / deff))
         assert (r["ci_low"], r["ci_high"]) == (pytest.approx(ref.low), pytest.approx(ref.high))
-        miss = stats.binomtest(n - k, n).proportion_ci(method="wilson")
+        miss = stats.binomtest((n - k) // deff, n // deff).proportion_ci(method="wilson")
         r = row(long, "accent", group, "frr")
         assert r["value"] == pytest.approx((n - k) / n)
         assert (r["ci_low"], r["ci_high"]) == (pytest.approx(miss.low), pytest.approx(miss.high))
@@ -213,3 +218,66 @@ def test_plot_group_rates_writes_png(tmp_path: Path) -> None:
         assert out.stat().st_size > 0 and out.read_bytes()[:4] == b"\x89PNG"
     out = plot_group_rates(long, "fa_per_hour", tmp_path / "sub" / "fa.png", attribute="noise")
     assert out.stat().st_size > 0
+
+
+def clustered_frame(outcomes: dict[str, list[bool]]) -> pd.DataFrame:
+    """Positive clips only: speaker -> whether each of their clips was detected."""
+    rows = [(spk, hit) for spk, hits in outcomes.items() for hit in hits]
+    df = pd.DataFrame(rows, columns=["speaker", "detected"])
+    return df.assign(model="m", clip_id=[f"c{i}" for i in range(len(df))], is_positive=True, false_accepts=0,
+                     duration_s=1.0, accent="a")
+
+
+def wilson_by_hand(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z / (n + z * z) * math.sqrt(k * (n - k) / n + z * z / 4)
+    return centre - half, centre + half
+
+
+def test_speakers_whose_clips_all_agree_have_the_cluster_size_as_design_effect() -> None:
+    """6 speakers x 5 clips, each speaker all detected or all missed (3 and 3): the clips carry no more
+    information than the 6 speakers, deff = 5, and the interval is Wilson's for 3 of 6."""
+    df = clustered_frame({f"s{i}": [i < 3] * 5 for i in range(6)})
+    r = row(disaggregate(df, [], "wake_word"), "overall", "all", "detection_rate")
+    assert (r["n"], r["n_speakers"], r["value"]) == (30, 6, 0.5)
+    assert r["design_effect"] == pytest.approx(5.0) and r["n_eff"] == pytest.approx(6.0)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson_by_hand(3, 6))
+
+
+def test_independent_clips_have_design_effect_one() -> None:
+    """Every speaker detected in exactly half their clips (no between-speaker spread), or one clip per
+    speaker: deff = 1 and the interval is the plain Wilson interval over clips."""
+    same = clustered_frame({f"s{i}": [True, False, True, False] for i in range(5)})
+    r = row(disaggregate(same, [], "wake_word"), "overall", "all", "detection_rate")
+    assert (r["design_effect"], r["n_eff"]) == (1.0, 20.0)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson_by_hand(10, 20))
+    single = clustered_frame({f"s{i}": [i % 3 == 0] for i in range(12)})
+    r = row(disaggregate(single, [], "wake_word"), "overall", "all", "detection_rate")
+    assert (r["design_effect"], r["n_eff"], r["k"]) == (1.0, 12.0, 4)
+
+
+def test_design_effect_from_unequal_speakers_by_hand() -> None:
+    """Speakers 3/3, 1/3, 0/2 detected: p = 4/8; sum (k_j - p n_j)^2 = 1.5^2 + 0.5^2 + 1^2 = 3.5, so the
+    clustered variance is 3.5 / 64 against the binomial 0.25 / 8: deff = 1.75, n_eff = 8 / 1.75."""
+    df = clustered_frame({"a": [True] * 3, "b": [True, False, False], "c": [False, False]})
+    r = row(disaggregate(df, [], "wake_word"), "overall", "all", "detection_rate")
+    assert r["design_effect"] == pytest.approx(1.75) and r["n_eff"] == pytest.approx(8 / 1.75)
+    assert r["value"] == 0.5
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson_by_hand(4 / 1.75, 8 / 1.75))
+    fpr_rows = disaggregate(df, [], "wake_word")
+    assert row(fpr_rows, "overall", "all", "fpr")["n"] == 0  # no negatives: empty row, NaN design effect
+    assert math.isnan(row(fpr_rows, "overall", "all", "fpr")["design_effect"])
+
+
+def test_false_accepts_per_hour_clustered_by_speaker_by_hand() -> None:
+    """Negatives: speaker a 1 h with 4 false accepts, b and c 1 h with none. Rate 4/3 per hour;
+    sum (k_j - r e_j)^2 = (8/3)^2 + 2 (4/3)^2 = 96/9 over E^2 = 9, against the Poisson K / E^2 = 4/9:
+    deff = 8/3, so the exact interval is for 1.5 events in 1.125 h."""
+    rows = [("a", 2, 1800.0), ("a", 2, 1800.0), ("b", 0, 3600.0), ("c", 0, 3600.0)]
+    df = pd.DataFrame(rows, columns=["speaker", "false_accepts", "duration_s"])
+    df = df.assign(model="m", clip_id=[f"n{i}" for i in range(4)], is_positive=False, detected=False)
+    r = row(disaggregate(df, [], "wake_word"), "overall", "all", "fa_per_hour")
+    assert r["value"] == pytest.approx(4 / 3) and r["design_effect"] == pytest.approx(8 / 3)
+    assert r["n_eff"] == pytest.approx(4 / (8 / 3))
+    low, high = stats.chi2.ppf(0.025, 2 * 1.5) / 2 / 1.125, stats.chi2.ppf(0.975, 2 * 1.5 + 2) / 2 / 1.125
+    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(low), pytest.approx(high))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from harness.evaluation.intervals import clopper_pearson, poisson_rate, wilson
+from harness.evaluation.intervals import clopper_pearson, design_effect, poisson_rate, wilson
 
 CASES = [(0, 10), (1, 10), (5, 10), (10, 10), (3, 47), (97, 100), (412, 1000)]
 
@@ -99,3 +99,16 @@ def test_poisson_vectorised_and_zero_exposure_is_nan() -> None:
     assert stats.poisson.cdf(3, high[1] * 1.5) == pytest.approx(0.025, rel=1e-8)
     with pytest.raises(ValueError):
         poisson_rate(-1, 1.0)
+
+
+def test_design_effect_edges_and_vectorised() -> None:
+    """deff = (spread / E^2) / (p (1 - p) / E): 3 of 6 with spread 4.5 is (4.5/36)/(0.25/6) = 3; a single
+    cluster or p in {0, 1} cannot apportion variance (1); below 1 is floored; no exposure is NaN."""
+    assert design_effect(3, 6, 4.5, 3) == pytest.approx(3.0)
+    assert design_effect(3, 6, 4.5, 1) == 1.0 and design_effect(0, 6, 0.0, 3) == 1.0
+    assert design_effect(3, 6, 0.1, 3) == 1.0
+    assert np.isnan(design_effect(0, 0, 0.0, 0))
+    # Poisson: K / E^2 = 4 / 9 against spread / E^2 = (96 / 9) / 9
+    assert design_effect(4, 3, 96 / 9, 3, poisson=True) == pytest.approx(8 / 3)
+    both = design_effect([3, 3], [6, 6], [4.5, 0.1], [3, 3])
+    assert both == pytest.approx([3.0, 1.0])

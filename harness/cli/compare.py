@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from harness.compare.runs import compare_runs
-from harness.compare.writer import write_comparison
+from harness.compare.runs import RATE_TOLERANCE, TOLERANCE, compare_runs
+from harness.compare.writer import tolerance_text, write_comparison
 from harness.core.errors import ExitCode
 
 
@@ -19,27 +19,33 @@ from harness.core.errors import ExitCode
               help="Folder for compare.md and compare.json. Default: compare-<A>-vs-<B> next to RUN_B.")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
               help="Confidence of each family of intervals (Bonferroni-corrected within it).")
-@click.option("--tolerance", type=click.FloatRange(0.0, 10.0), default=0.0, show_default=True,
-              help="Relative latency/energy increase accepted before a significant rise counts (0.05 = 5 %).")
+@click.option("--tolerance", type=click.FloatRange(0.0, 10.0), default=TOLERANCE, show_default=True,
+              help="Relative latency/energy change that counts as no change (0.02 = 2 % of A's value).")
+@click.option("--rate-tolerance", type=click.FloatRange(0.0, 1.0), default=RATE_TOLERANCE, show_default=True,
+              help="Absolute change of a per-group detection rate or accuracy that counts as no change (0.01 = 1 pp).")
 @click.pass_context
 def command(ctx: click.Context, run_a: Path, run_b: Path, out: Path | None, confidence: float,
-            tolerance: float) -> None:
+            tolerance: float, rate_tolerance: float) -> None:
     """Compare RUN_B against the baseline RUN_A: latency, energy, per-group detection.
 
     \b
-    A regression is significant when its interval excludes zero on the worse side (slower, more energy,
-    lower detection or accuracy). Exit status: 0 none, 1 at least one significant regression.
+    Each figure is regressed, improved or no change, decided on the interval of B - A from the two runs'
+    own samples: regressed only when the whole interval lies beyond the tolerance on the worse side
+    (slower, more energy, lower detection or accuracy). A change within the tolerance is no change even
+    when significant, so reruns that differ only in --seed give no change.
+    Exit status: 0 no regression, 1 at least one regression.
     Example:  harness compare results/<before> results/<after-requantization>
     """
-    comparison = compare_runs(run_a, run_b, confidence, tolerance=tolerance)
+    comparison = compare_runs(run_a, run_b, confidence, tolerance=tolerance, rate_tolerance=rate_tolerance)
     for note in comparison.notes:
         click.echo(f"  note: {note}", err=True)
     out = out or run_b.parent / f"compare-{run_a.name}-vs-{run_b.name}"
     paths = write_comparison(comparison, out)
     for r in comparison.regressions.to_dict("records"):
         where = "/".join(str(r[k]) for k in ("model", "target", "attribute", "group") if not pd.isna(r[k]))
-        click.echo(f"  REGRESSION {r['metric']} {where}: {r['a']:.4g} -> {r['b']:.4g} "
+        click.echo(f"  REGRESSED {r['metric']} {where}: {r['a']:.4g} -> {r['b']:.4g} "
                    f"(delta {r['delta']:.4g}, CI [{r['ci_low']:.4g}, {r['ci_high']:.4g}])", err=True)
-    click.echo(f"{len(comparison.regressions)} significant regression(s) in {len(comparison.rows)} comparisons")
+    click.echo(f"{len(comparison.regressions)} regression(s) in {len(comparison.rows)} comparisons "
+               f"({tolerance_text(comparison)})")
     click.echo(str(paths[0]))
     ctx.exit(ExitCode.FAIL if len(comparison.regressions) else ExitCode.OK)

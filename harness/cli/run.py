@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -22,8 +23,10 @@ from harness.cli.common import (
 )
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.paths import plans_dir
+from harness.core.verdict import Verdict
 from harness.registry.plans import Plan, load_plan
 from harness.registry.yamlio import validate
+from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.runs.resume import frozen_device_urls, frozen_plan
 from harness.runs.runner import Context, run_plan
@@ -56,10 +59,14 @@ from harness.signoff import load_policy
               help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
                    "again. Options that would change the plan are refused.")
 @targets_dir_option
-def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...],
-            corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
-            device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool, resume: Path | None,
-            targets_dirs: tuple[Path, ...]) -> None:
+@click.option("--gate", is_flag=True,
+              help="For CI: exit with the sign-off verdict (0 PASS, 1 FAIL, 3 INSUFFICIENT_EVIDENCE; 3 when the run "
+                   "has no sign-off). Without it a completed run exits 0 whatever the verdict.")
+@click.pass_context
+def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple[str, ...],
+            target_names: tuple[str, ...], corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None,
+            rate_hz: float | None, device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool,
+            resume: Path | None, targets_dirs: tuple[Path, ...], gate: bool) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -71,6 +78,10 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     The run directory holds manifest.json, efficiency.csv|.md|.json, fairness.csv|.md|.json,
     disparity.json, plots/ and raw/ samples; the run is appended to results/ledger.jsonl.
     The directory is printed as the last line.
+    A run without a corpus (--no-corpus, or --model/--target without --corpus) leaves its accuracy and
+    fairness gates INSUFFICIENT_EVIDENCE, "not evaluated in this run", never FAIL.
+    Exit status: 0 on a completed run; with --gate, the sign-off verdict's code (0 PASS, 1 FAIL,
+    3 INSUFFICIENT_EVIDENCE), e.g. in CI:  harness run --plan my-plan.yaml --gate
     """
     changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or \
         seed is not None or rate_hz is not None
@@ -89,6 +100,17 @@ def command(plan_path: Path | None, model_names: tuple[str, ...], target_names: 
     echo_not_measured(run_dir)
     echo_verdict(run_dir)
     click.echo(str(run_dir))
+    if gate:
+        click_ctx.exit(_verdict(run_dir).exit_code)
+
+
+def _verdict(run_dir: Path) -> Verdict:
+    """The run's sign-off verdict; a run without one (no target measured) decided nothing."""
+    path = run_dir / contract.SIGNOFF
+    if not path.is_file():
+        click.echo("--gate: the run wrote no sign-off (no target measured): INSUFFICIENT_EVIDENCE", err=True)
+        return Verdict.INSUFFICIENT
+    return Verdict(json.loads(path.read_text(encoding="utf-8"))["verdict"])
 
 
 def _device_urls(given: tuple[str, ...], plan: Plan) -> dict[str, str]:

@@ -11,8 +11,9 @@ from scipy import stats
 from harness.evaluation.intervals import wilson
 
 
-def newcombe(k_a: int, n_a: int, k_b: int, n_b: int, confidence: float) -> tuple[float, float, float]:
-    """p_b - p_a with Newcombe's (1998) method 10: the square-and-add of the two Wilson intervals."""
+def newcombe(k_a: float, n_a: float, k_b: float, n_b: float, confidence: float) -> tuple[float, float, float]:
+    """p_b - p_a with Newcombe's (1998) method 10: the square-and-add of the two Wilson intervals. Counts may be
+    effective (k / deff of n / deff for clips clustered by speaker): the rates stay k/n, the intervals widen."""
     p_a, p_b = k_a / n_a, k_b / n_b
     l_a, u_a = wilson(k_a, n_a, confidence)
     l_b, u_b = wilson(k_b, n_b, confidence)

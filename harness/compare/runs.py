@@ -1,7 +1,10 @@
 """Pair up two run directories' measurements and decide which differences are significant regressions.
 
 Each family of comparisons (latency, energy, detection) is Bonferroni-corrected: every interval in a
-family of m is drawn at 1 - alpha/m, so a no-change comparison of many groups rarely flags by chance.
+family of m is drawn at 1 - alpha/m, so a no-change comparison of many groups rarely flags by chance. A
+figure regressed (or improved) only when its whole interval lies beyond the practical tolerance: a change
+smaller than the tolerance is "no change" even when significant, so reruns that differ only in their
+seed (or a device's run-to-run drift) do not flap a CI gate.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from harness.signoff.efficiency import energy_batches, latency_samples
 from harness.signoff.verdict import read_table
 
 RATES = ("detection_rate", "accuracy")
+TOLERANCE = 0.02       # relative change of latency and energy taken as no change (project choice)
+RATE_TOLERANCE = 0.01  # absolute change of a per-group rate (1 percentage point) taken as no change
+REGRESSED, IMPROVED, NO_CHANGE = "regressed", "improved", "no change"
 # the columns compare reads: name -> True when it must hold numbers
 EFFICIENCY_COLUMNS = {"model": False, "target": False, "n_runs": True}
 FAIRNESS_COLUMNS = {"model": False, "attribute": False, "group": False, "metric": False, "n": True, "k": True}
@@ -32,8 +38,9 @@ class Comparison:
     run_b: Path
     confidence: float
     rows: pd.DataFrame
-    tolerance: float = 0.0
+    tolerance: float = TOLERANCE
     notes: tuple[str, ...] = ()
+    rate_tolerance: float = RATE_TOLERANCE
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -84,46 +91,60 @@ def _energy_rows(a: Path, b: Path, pairs: list, confidence: float, tolerance: fl
     return out
 
 
-def _detection_rows(a: Path, b: Path, confidence: float) -> list[dict[str, Any]]:
+def _effective(r: dict[str, Any], side: str) -> tuple[float, float]:
+    """(k, n) over the group's speaker design effect."""
+    deff = r[f"design_effect_{side}"]
+    deff = 1.0 if pd.isna(deff) else float(deff)
+    return float(r[f"k_{side}"]) / deff, float(r[f"n_{side}"]) / deff
+
+
+def _detection_rows(a: Path, b: Path, confidence: float, rate_tolerance: float) -> list[dict[str, Any]]:
     if not (a / contract.FAIRNESS.csv).is_file() or not (b / contract.FAIRNESS.csv).is_file():
         return []
     key = ["model", "attribute", "group", "metric"]
     fa, fb = (pd.read_csv(p / contract.FAIRNESS.csv, keep_default_na=False, na_values=[""]) for p in (a, b))
+    fa, fb = (f if "design_effect" in f else f.assign(design_effect=1.0) for f in (fa, fb))  # older tables
     both = fa[fa["metric"].isin(RATES)].merge(fb[fb["metric"].isin(RATES)], on=key, suffixes=("_a", "_b"))
     both = both[(both["n_a"] > 0) & (both["n_b"] > 0)]
     level = _corrected(confidence, len(both))
     out = []
     for r in both.to_dict("records"):
-        d, low, high = newcombe(int(r["k_a"]), int(r["n_a"]), int(r["k_b"]), int(r["n_b"]), level)
+        (ka, na), (kb, nb) = _effective(r, "a"), _effective(r, "b")
+        d, low, high = newcombe(ka, na, kb, nb, level)
         out.append(_row("detection", r["model"], None, r["attribute"], str(r["group"]), r["metric"],
                         r["k_a"] / r["n_a"], r["k_b"] / r["n_b"], d, low, high, level,
                         f"Newcombe hybrid score (k/n {int(r['k_a'])}/{int(r['n_a'])} -> {int(r['k_b'])}/"
-                        f"{int(r['n_b'])})", worse_if="lower"))
+                        f"{int(r['n_b'])}, effective n {na:.4g} -> {nb:.4g})", worse_if="lower",
+                        margin=rate_tolerance))
     return out
 
 
 def _row(kind: str, model: str, target: str | None, attribute: str | None, group: str | None, metric: str,
          a: float, b: float, d: float, low: float, high: float, level: float, method: str,
          worse_if: str, margin: float = 0.0) -> dict[str, Any]:
-    """An interval excluding zero (or the tolerated ``margin``) on the worse side is a significant regression."""
+    """Regressed when the whole interval of B - A lies beyond the tolerated ``margin`` on the worse side, improved
+    when it lies beyond it on the better side, otherwise no change (``significant`` says whether it excludes 0)."""
     regression = low > margin if worse_if == "higher" else high < -margin
     improvement = high < -margin if worse_if == "higher" else low > margin
+    verdict = REGRESSED if regression else IMPROVED if improvement else NO_CHANGE
     return {"kind": kind, "model": model, "target": target, "attribute": attribute, "group": group,
             "metric": metric, "a": a, "b": b, "delta": d, "ci_low": low, "ci_high": high, "confidence": level,
             "worse_if": worse_if, "regression": bool(regression), "improvement": bool(improvement),
-            "method": method}
+            "verdict": verdict, "significant": bool(low > 0 or high < 0), "margin": margin, "method": method}
 
 
-def compare_runs(run_a: Path, run_b: Path, confidence: float = 0.95, seed: int = 0,
-                 tolerance: float = 0.0) -> Comparison:
-    """Every delta of B against the baseline A; ``tolerance`` is the relative latency/energy increase accepted."""
+def compare_runs(run_a: Path, run_b: Path, confidence: float = 0.95, seed: int = 0, tolerance: float = TOLERANCE,
+                 rate_tolerance: float = RATE_TOLERANCE) -> Comparison:
+    """Every delta of B against the baseline A. ``tolerance`` is the relative latency/energy change and
+    ``rate_tolerance`` the absolute per-group rate change that count as no change."""
     a, b = RunDirectory.open(run_a).path, RunDirectory.open(run_b).path
     _check_comparable(a, b)
     pairs = _efficiency_pairs(a, b)
     rows = _latency_rows(a, b, pairs, confidence, seed, tolerance) + _energy_rows(a, b, pairs, confidence, tolerance) \
-        + _detection_rows(a, b, confidence)
+        + _detection_rows(a, b, confidence, rate_tolerance)
     columns = list(_row("x", "", None, None, None, "", 0, 0, 0, 0, 0, 0, "", "higher"))
-    return Comparison(a, b, confidence, pd.DataFrame(rows, columns=columns), tolerance, tuple(_notes(a, b)))
+    return Comparison(a, b, confidence, pd.DataFrame(rows, columns=columns), tolerance, tuple(_notes(a, b)),
+                      rate_tolerance)
 
 
 def _measured(run: Path) -> list[str]:

@@ -70,6 +70,8 @@ class Disparity:
     best_ci: Interval | None = None
     p_holm: float | None = None
     significant: bool | None = None
+    worst_n_eff: float | None = None  # clips over the speaker design effect (the group intervals' sample size)
+    best_n_eff: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The row as disparity.json holds it (an undecided row has no group intervals to show)."""
@@ -293,6 +295,8 @@ def _attribute_rows(
                 "best_n": int(b_row["n"]),
                 "worst_n_speakers": int(w_row["n_speakers"]),
                 "best_n_speakers": int(b_row["n_speakers"]),
+                "worst_n_eff": _num(w_row["n_eff"]),
+                "best_n_eff": _num(b_row["n_eff"]),
                 "n_groups": len(rows),
                 "p_value": _num(_wald_p(difference, diff_b)),
                 "p_method": P_METHOD,

@@ -3,6 +3,8 @@
 Each metric is a sum over clips: clip i contributes ``k_i`` to the numerator and ``e_i`` to the exposure
 (1 for a proportion, hours of audio for a Poisson rate) when it belongs to the metric's population (the
 mask). Group totals, intervals and the speaker bootstrap in ``disparity`` all start from these arrays.
+Clips of one speaker are correlated, so every interval is drawn at the effective sample size n / deff, with
+the design effect deff from the spread of the speakers' own rates (``intervals.design_effect``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.core.errors import DataError
-from harness.evaluation.intervals import clopper_pearson, poisson_rate, wilson
+from harness.evaluation.intervals import clopper_pearson, design_effect, poisson_rate, wilson
 
 Task = Literal["wake_word", "kws"]
 Attribute = str | tuple[str, ...]
@@ -40,6 +42,8 @@ LONG_COLUMNS = [
     "k",
     "exposure_h",
     "sufficient",
+    "n_eff",
+    "design_effect",
 ]
 
 _REQUIRED = {
@@ -154,16 +158,33 @@ def group_labels(df: pd.DataFrame, attribute: Attribute) -> tuple[str, pd.Series
 
 
 def _intervals(
-    metric: str, k: np.ndarray, n: np.ndarray, exposure_h: np.ndarray, confidence: float, interval: str
+    metric: str, k: np.ndarray, n: np.ndarray, exposure_h: np.ndarray, deff: np.ndarray, confidence: float,
+    interval: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point values from the raw counts; intervals from the counts and exposure divided by the design effect."""
+    scale = np.where(np.isnan(deff), 1.0, deff)
     if metric in POISSON_METRICS:
-        rate, low, high = poisson_rate(k, exposure_h, confidence)
+        rate, _, _ = poisson_rate(k, exposure_h, confidence)
+        _, low, high = poisson_rate(k / scale, exposure_h / scale, confidence)
         return np.asarray(rate), np.asarray(low), np.asarray(high)
     method = {"wilson": wilson, "clopper_pearson": clopper_pearson}[interval]
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
-    low, high = method(k, n, confidence)
+    low, high = method(k / scale, n / scale, confidence)
     return value, np.asarray(low), np.asarray(high)
+
+
+def _design_effects(per_clip: pd.DataFrame, order: list[str], poisson: bool) -> np.ndarray:
+    """One design effect per group in ``order`` from its speakers' sums (NaN for a group without clips)."""
+    population = per_clip[per_clip["n"] > 0]
+    spk = population.groupby(["group", "speaker"], sort=False)[["k", "e"]].sum().reset_index()
+    totals = spk.groupby("group", sort=False)[["k", "e"]].transform("sum")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spk = spk.assign(spread=(spk["k"] - totals["k"] / totals["e"] * spk["e"]) ** 2,
+                         cluster=(spk["e"] > 0).astype(int))
+    g = spk.groupby("group", sort=False).agg(k=("k", "sum"), e=("e", "sum"), spread=("spread", "sum"),
+                                             clusters=("cluster", "sum")).reindex(order, fill_value=0)
+    return np.asarray(design_effect(g["k"], g["e"], g["spread"], g["clusters"], poisson), dtype=float)
 
 
 def _one_attribute(
@@ -186,13 +207,14 @@ def _one_attribute(
                 "speaker": frame["speaker"].where(mi.mask).to_numpy(),
             }
         )
+        deff = _design_effects(per_clip.assign(speaker=frame["speaker"].astype(str).to_numpy()), order, mi.poisson)
         sums = per_clip.groupby("group", sort=False).agg(
             n=("n", "sum"), k=("k", "sum"), e=("e", "sum"), n_speakers=("speaker", "nunique")
         )
         sums = sums.reindex(order, fill_value=0)
         n, k, e = (sums[c].to_numpy(dtype=float) for c in ("n", "k", "e"))
         exposure_h = e if mi.poisson else np.full(len(order), np.nan)
-        value, low, high = _intervals(mi.metric, k, n, exposure_h, confidence, interval)
+        value, low, high = _intervals(mi.metric, k, n, exposure_h, deff, confidence, interval)
         parts.append(
             pd.DataFrame(
                 {
@@ -200,6 +222,8 @@ def _one_attribute(
                     "group": order,
                     "n": n.astype(int),
                     "n_speakers": sums["n_speakers"].to_numpy(dtype=int),
+                    "n_eff": n / deff,
+                    "design_effect": deff,
                     "metric": mi.metric,
                     "value": value,
                     "ci_low": low,
@@ -225,8 +249,9 @@ def disaggregate(
     """Overall and per-group metrics with intervals, one row per (model, attribute, group, metric).
 
     ``n``/``n_speakers`` count the metric's own population (positives for detection rate, negatives for
-    false accepts). A row is ``sufficient`` only with at least ``min_clips`` clips, ``min_speakers``
-    speakers and, for FA/h, ``min_exposure_h`` hours of negative audio.
+    false accepts); ``design_effect`` is its speaker-clustering design effect and ``n_eff = n / design_effect``
+    the effective number of clips the interval is drawn at. A row is ``sufficient`` only with at least
+    ``min_clips`` clips, ``min_speakers`` speakers and, for FA/h, ``min_exposure_h`` hours of negative audio.
     """
     check_columns(df, task, attributes)
     if interval not in ("wilson", "clopper_pearson"):
@@ -257,5 +282,5 @@ def by_group(long: pd.DataFrame, attribute: str, metric: str, model: str | None 
         raise ValueError(f"several models in the frame ({', '.join(map(str, models))}); pass model=")
     if model is not None:
         rows = rows[rows["model"] == model]
-    columns = ["n", "n_speakers", "value", "ci_low", "ci_high", "sufficient"]
+    columns = ["n", "n_speakers", "n_eff", "value", "ci_low", "ci_high", "sufficient"]
     return rows.set_index("group")[columns]

@@ -1,6 +1,7 @@
-"""Confidence intervals for proportions (k of n) and for Poisson rates (count per exposure).
+"""Confidence intervals for proportions (k of n) and for Poisson rates (count per exposure), and the design
+effect of clips clustered by speaker that turns n into an effective sample size.
 
-Every function broadcasts over numpy arrays and returns plain floats for scalar inputs. An empty
+Every interval function broadcasts over numpy arrays and returns plain floats for scalar inputs. An empty
 sample (n == 0, exposure == 0) gives NaN bounds rather than an exception, so a table of groups can
 carry a group with no clips.
 """
@@ -78,3 +79,22 @@ def poisson_rate(
         low = np.where(valid, mu_low / e, np.nan)
         high = np.where(valid, mu_high / e, np.nan)
     return _out(rate, low, high)
+
+
+
+def design_effect(k: ArrayLike, e: ArrayLike, spread: ArrayLike, clusters: ArrayLike, poisson: bool = False) -> Bound:
+    """Kish's design effect of a proportion (or Poisson rate) K/E summed over clusters (speakers), floored at 1.
+
+    ``k``, ``e``: the totals K and E; ``spread``: sum over clusters of (k_j - (K/E) e_j)^2; ``clusters``: how
+    many clusters have exposure. deff = (the cluster-robust variance of K/E, spread / E^2) / (the binomial
+    p(1 - p)/E, or the Poisson K/E^2). It is 1 when no variance can be apportioned (p is 0 or 1) and with a
+    single cluster, whose between-cluster variance cannot be estimated (the speaker minimum guards such a
+    group); NaN without exposure.
+    """
+    k_arr, e_arr, s_arr, c_arr = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (k, e, spread, clusters)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = k_arr / e_arr
+        model = k_arr / e_arr**2 if poisson else rate * (1.0 - rate) / e_arr
+        deff = np.maximum(1.0, (s_arr / e_arr**2) / model)
+    deff = np.where((model > 0) & (c_arr >= 2), deff, 1.0)
+    return _out(np.where(e_arr > 0, deff, np.nan))[0]

@@ -1,5 +1,6 @@
-"""The pre-deployment checklist as explicit gates: a critical-path item without evidence blocks (FAIL); a
-high-priority item without evidence is undecided unless someone has accepted the risk in writing."""
+"""The pre-deployment checklist as explicit gates: a critical-path item without evidence blocks (FAIL), unless
+the run deliberately evaluated no corpus (then it is undecided: not evaluated in this run); a high-priority
+item without evidence is undecided unless someone has accepted the risk in writing."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from harness.signoff.gates import Gate
 from harness.signoff.policy import ChecklistItem, Policy
 
 
-def checklist_gates(run: Path, policy: Policy, today: date) -> list[Gate]:
+def checklist_gates(run: Path, policy: Policy, today: date, not_evaluated: frozenset[str] = frozenset()) -> list[Gate]:
+    """``not_evaluated``: run files the run deliberately did not write (no corpus); an item missing only those
+    is undecided, not failed."""
     base_dir = Path(policy.source_file).parent if policy.source_file else Path.cwd()
-    return [_gate(item, run, base_dir, today) for item in policy.checklist]
+    return [_gate(item, run, base_dir, today, not_evaluated) for item in policy.checklist]
 
 
-def _gate(item: ChecklistItem, run: Path, base_dir: Path, today: date) -> Gate:
+def _gate(item: ChecklistItem, run: Path, base_dir: Path, today: date, not_evaluated: frozenset[str]) -> Gate:
     evidence, missing = _evidence(item, run, base_dir)
     base = {"id": f"checklist/{item.id}", "kind": "checklist", "model": None, "target": None,
             "metric": f"checklist:{item.priority}", "value": None, "threshold": None, "op": ">=",
@@ -25,6 +28,11 @@ def _gate(item: ChecklistItem, run: Path, base_dir: Path, today: date) -> Gate:
     if evidence and not missing:
         return Gate(**base, status=Verdict.PASS, reason=f"{item.title}: evidence {', '.join(evidence)}")
     gap = f"{item.title}: " + ("missing " + ", ".join(missing) if missing else "no evidence recorded")
+    skipped = {f"run file {f}" for f in not_evaluated}
+    if item.priority == "critical" and missing and set(missing) <= skipped:
+        return Gate(**base, status=Verdict.INSUFFICIENT,
+                    reason=f"{gap}: accuracy and fairness not evaluated in this run (no corpus); the item cannot "
+                           "pass until a run evaluates them")
     if item.priority == "critical":
         return Gate(**base, status=Verdict.FAIL, reason=f"{gap}; a critical-path item blocks deployment")
     gate = Gate(**base, status=Verdict.INSUFFICIENT,

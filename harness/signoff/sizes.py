@@ -79,8 +79,10 @@ def quantile_extra(samples: np.ndarray, q: float, threshold: float, confidence: 
     return None if total is None else total - len(x)
 
 
-def proportion_extra(k: float, n: float, threshold: float, op: Op, confidence: float, power: float) -> int | None:
-    """Extra trials until the Wilson interval at the observed rate k/n excludes ``threshold``."""
+def proportion_extra(k: float, n: float, threshold: float, op: Op, confidence: float, power: float,
+                     deff: float = 1.0) -> int | None:
+    """Extra trials until the Wilson interval at the observed rate k/n, drawn at the effective size m / deff
+    (the design effect held fixed), excludes ``threshold``."""
     if n <= 0:
         return None
     p = k / n
@@ -89,7 +91,7 @@ def proportion_extra(k: float, n: float, threshold: float, op: Op, confidence: f
     conf = planning_confidence(confidence, power)
 
     def decides(m: int) -> bool:
-        low, high = wilson(p * m, m, conf)
+        low, high = wilson(p * m / deff, m / deff, conf)
         return decide(low, high, threshold, op) != Verdict.INSUFFICIENT
 
     total = smallest(decides, int(n) + 1)
@@ -97,8 +99,9 @@ def proportion_extra(k: float, n: float, threshold: float, op: Op, confidence: f
 
 
 def poisson_extra(count: float, hours: float, threshold: float, op: Op, confidence: float, power: float,
-                  step_h: float = 0.1) -> float | None:
-    """Extra hours of exposure until the exact Poisson interval at the observed rate excludes ``threshold``."""
+                  step_h: float = 0.1, deff: float = 1.0) -> float | None:
+    """Extra hours of exposure until the exact Poisson interval at the observed rate, drawn at the effective
+    exposure (hours / deff), excludes ``threshold``."""
     if hours <= 0:
         return None
     rate = count / hours
@@ -108,7 +111,7 @@ def poisson_extra(count: float, hours: float, threshold: float, op: Op, confiden
 
     def decides(m: int) -> bool:
         t = m * step_h
-        _, low, high = poisson_rate(rate * t, t, conf)
+        _, low, high = poisson_rate(rate * t / deff, t / deff, conf)
         return decide(low, high, threshold, op) != Verdict.INSUFFICIENT
 
     total = smallest(decides, math.floor(hours / step_h) + 1)

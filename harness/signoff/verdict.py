@@ -80,7 +80,10 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
             notes.append(f"policy attributes the corpus does not vary, so they are not gated: {', '.join(absent)}")
     else:
         notes.append("no fairness.csv: accuracy and fairness were not evaluated in this run")
-    gates += checklist_gates(run.path, policy, today)
+    skipped = _not_evaluated(run, fairness.is_file())
+    if skipped:
+        gates += not_evaluated_gates(_models(run, efficiency), policy)
+    gates += checklist_gates(run.path, policy, today, skipped)
     gates, waivers = apply_waivers(gates, policy.waivers, today)
     return SignoffResult(reduce_verdict(gates), gates, waivers, run.path, policy, notes, today)
 
@@ -124,6 +127,50 @@ def read_table(path: Path, columns: dict[str, bool], *, only_empty_is_missing: b
                             hint="the file was edited or corrupted; re-run the command that wrote it")
         table[column] = values
     return table
+
+
+NOT_EVALUATED = "not evaluated in this run"
+
+
+def _not_evaluated(run: RunDirectory, has_fairness: bool) -> frozenset[str]:
+    """Run files the run deliberately did not write: fairness.csv and disparity.json when its manifest records
+    that it evaluated no corpus (a quick efficiency-only run). Empty otherwise, so a lost file still fails."""
+    if has_fairness:
+        return frozenset()
+    path = run.path / contract.MANIFEST
+    manifest = read_json(path) if path.is_file() else {}
+    if "corpus" not in manifest or manifest["corpus"] is not None:
+        return frozenset()
+    return frozenset({contract.FAIRNESS.csv, contract.DISPARITY})
+
+
+def _models(run: RunDirectory, efficiency: Path) -> list[str]:
+    if efficiency.is_file():
+        return sorted(pd.read_csv(efficiency)["model"].astype(str).unique())
+    manifest = read_json(run.path / contract.MANIFEST)
+    return sorted(str(m["name"]) for m in manifest.get("models", []))
+
+
+def not_evaluated_gates(models: list[str], policy: Policy) -> list[Gate]:
+    """One accuracy and one fairness gate per model, undecided: the run measured no corpus, so they say so
+    rather than pass or fail."""
+    gates = []
+    for model in models:
+        limits = policy.accuracy_for(model).model_dump(exclude_none=True)
+        if limits:
+            named = ", ".join(f"{k} {v:g}" for k, v in limits.items())
+            gates.append(Gate(id=f"accuracy/{model}/not_evaluated", kind="accuracy", model=model, target=None,
+                              metric="accuracy", value=None, threshold=None, op="<=", ci_low=None, ci_high=None,
+                              status=Verdict.INSUFFICIENT, provenance="not evaluated",
+                              reason=f"accuracy ({named}): {NOT_EVALUATED} (no corpus); run with --corpus to "
+                                     "decide it"))
+        if policy.fairness.attributes:
+            gates.append(Gate(id=f"fairness/{model}/not_evaluated", kind="fairness", model=model, target=None,
+                              metric="fairness", value=None, threshold=None, op="<=", ci_low=None, ci_high=None,
+                              status=Verdict.INSUFFICIENT, provenance="not evaluated",
+                              reason=f"per-group fairness ({', '.join(policy.fairness.attributes)}): "
+                                     f"{NOT_EVALUATED} (no corpus); run with --corpus to decide it"))
+    return gates
 
 
 def _confidence(run: RunDirectory) -> float:
