@@ -283,7 +283,8 @@ def test_signoff_gates_and_carbon_rows_appear_when_present(run, tmp_path) -> Non
     assert "Run verdict: **INSUFFICIENT_EVIDENCE**" in body
     # undecided gates come before passed ones
     assert body.index("| frr/mww-alexa |") < body.index("| latency/mww-alexa/phone |")
-    assert "| phone | default | 12.5 | 5 | 3.75 |" in body and "not shown in the card" not in body
+    provenance = pd.read_csv(signed / "efficiency.csv").query("model == 'mww-alexa'")["provenance"].iloc[0]
+    assert f"| phone | {provenance} | default | 12.5 | 5 | 3.75 |" in body and "not shown in the card" not in body
     # a gate about a suppressed group ("mixed": one clip) keeps its status, not its value or reason
     withheld = next(line for line in body.splitlines() if line.startswith("| fa_difference/mww-alexa/accent |"))
     assert "| withheld |" in withheld and "INSUFFICIENT_EVIDENCE" in withheld and "'mixed'" not in body

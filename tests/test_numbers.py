@@ -76,3 +76,10 @@ def test_markdown_cells_use_the_same_numbers() -> None:
                           "latency_ms_p50_high": [5.682886, np.nan], "arena_bytes": [25904, 80824]})
     lines = to_markdown(frame, {"latency_ms_p50": "p50 ms", "arena_bytes": "arena"}).splitlines()
     assert lines[2:] == ["| 2.9 [1.8, 5.7] | 25.3 KiB |", "| 4 | 78.93 KiB |"]
+
+
+def test_value_and_interval_split_for_tables() -> None:
+    assert numbers.value_and_interval(0.83, 0.55, 0.95) == ("0.83", "[0.55, 0.95]")
+    assert numbers.value_and_interval(80820, 80820, 80820, "bytes") == ("78.93 KiB", "")
+    assert numbers.value_and_interval(2097152, 1572864, 3145728, "bytes") == ("2.0 MiB", "[1.5, 3.0] MiB")
+    assert numbers.value_and_interval(None, 1, 2) == ("n/a", "")

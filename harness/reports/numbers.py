@@ -100,6 +100,21 @@ def bytes_interval(value: Any, low: Any, high: Any) -> str:
     return f"{with_interval(number / scale, lo / scale, hi / scale)} {unit}"
 
 
+def value_and_interval(value: Any, low: Any, high: Any, unit: str = "") -> tuple[str, str]:
+    """(value, "[low, high]") to the interval's precision, bytes in binary units; "" for a missing or point interval."""
+    if real(value) is None:
+        return MISSING, ""
+    in_bytes = unit in ("bytes", "B")
+    if real(low) is None and real(high) is None or low == high == value:
+        return (binary_bytes(value) if in_bytes else significant(value)), ""
+    text = bytes_interval(value, low, high) if in_bytes else with_interval(value, low, high)
+    if " [" not in text:
+        return text, ""
+    shown, bounds = text.split(" [", 1)
+    suffix = f" {text.rsplit(' ', 1)[1]}" if in_bytes else ""
+    return shown + suffix, "[" + bounds
+
+
 def si(value: Any, unit: str, digits: int = DIGITS) -> str:
     """A value in base units with an SI prefix that keeps the mantissa in [1, 1000): ``19.77 µJ``, ``3.9 mW``."""
     number = real(value)

@@ -167,6 +167,9 @@ def _efficiency(facts: ModelFacts, ctx: CardContext) -> list[str]:
     lines.append("")
     if facts.carbon is not None and not facts.carbon.empty:
         shown = carbon_view(facts.carbon).drop(columns=["model"], errors="ignore")
+        if "provenance" in facts.efficiency.columns and "target" in shown.columns:
+            source = dict(zip(facts.efficiency["target"], facts.efficiency["provenance"], strict=True))
+            shown.insert(1, "provenance", [source.get(t, "not in efficiency.csv") for t in shown["target"]])
         shown = shown[[c for c in shown.columns if shown[c].notna().any()]]  # no price in the plan: no cost columns
         headers = {c: CARBON_HEADERS.get(c, c.replace("_", " ")) for c in shown.columns}
         lines += [to_markdown(shown, headers), "Source: [carbon.csv](../carbon.csv); its inputs (fleet, rate, grid "
@@ -266,7 +269,8 @@ def _quantitative(facts: ModelFacts, ctx: CardContext) -> list[str]:
                   "| gate | target | metric | value [CI] | threshold | status | reason |",
                   "|---|---|---|---|---|---|---|"]
         for g in facts.gates:
-            value = f"{_num(g.get('value'))} {_pair([g.get('ci_low'), g.get('ci_high')])}".strip()
+            value = " ".join(numbers.value_and_interval(g.get("value"), g.get("ci_low"), g.get("ci_high"),
+                                                        str(g.get("unit") or ""))).strip()
             lines.append(f"| {g.get('id')} | {g.get('target') or ''} | {g.get('metric')} | "
                          f"{'withheld' if g.get('withheld') else value} | {_num(g.get('threshold'))} | "
                          f"{g.get('status')} | {numbers.in_text(str(g.get('reason') or ''))} |")

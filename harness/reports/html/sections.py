@@ -33,17 +33,8 @@ def cell(value: Any, unit: str = "") -> str:
 
 def gate_value(gate: dict[str, Any]) -> tuple[str, str]:
     """(value, "[low, high]") of a gate with the interval's precision; no interval when it is missing or a point."""
-    value, low, high, unit = gate.get("value"), gate.get("ci_low"), gate.get("ci_high"), gate.get("unit") or ""
-    if numbers.real(value) is None:
-        return numbers.MISSING, ""
-    if numbers.real(low) is None and numbers.real(high) is None or low == high == value:
-        return cell(value, unit), ""
-    text = numbers.bytes_interval(value, low, high) if unit == "bytes" else numbers.with_interval(value, low, high)
-    if " [" not in text:
-        return text, ""
-    shown, bounds = text.split(" [", 1)
-    suffix = f" {text.rsplit(' ', 1)[1]}" if unit == "bytes" else ""
-    return shown + suffix, "[" + bounds.removesuffix(suffix)
+    return numbers.value_and_interval(gate.get("value"), gate.get("ci_low"), gate.get("ci_high"),
+                                      str(gate.get("unit") or ""))
 
 
 def signoff_section(tables: RunTables) -> dict[str, Any] | None:
