@@ -100,6 +100,12 @@ def close(text: str, value: float) -> bool:
     return abs(got - value) <= max(0.5 * 10 ** -len(digits), 5e-3 * abs(value)) + 1e-12
 
 
+def assert_outward(shown: tuple[float, float], exact: tuple[float, float], step: float) -> None:
+    """Shown bounds are the exact ones rounded away from the estimate, by less than one step of the shown digits."""
+    assert exact[0] - step < shown[0] <= exact[0] + 1e-9 and exact[1] - 1e-9 <= shown[1] < exact[1] + step, \
+        (shown, exact, step)
+
+
 # --- tests -------------------------------------------------------------------------------------
 
 def test_front_matter_is_yaml_with_a_model_index_recomputed_from_predictions(run, predictions) -> None:
@@ -170,7 +176,7 @@ def test_every_table_number_matches_the_predictions_and_groups_run_worst_first(r
         bounds = row[f"latency_ms_p{q}_low"], row[f"latency_ms_p{q}_high"]
         step = 10.0 ** -(1 - np.floor(np.log10(bounds[1] - bounds[0])))  # two significant digits of the width
         assert value == pytest.approx(np.percentile(latency, q), abs=step / 2 + 1e-9)
-        assert (low, high) == pytest.approx(bounds, abs=step / 2 + 1e-9)
+        assert_outward((low, high), bounds, step)
 
 
 def test_json_twin_follows_the_model_card_toolkit_schema_at_full_precision(run, predictions) -> None:
@@ -348,7 +354,7 @@ def test_every_efficiency_figure_carries_its_provenance(run) -> None:
                                 for x in re.match(r"(\S+) \[(\S+), (\S+)\]", metric["value"]).groups())
             step = 10.0 ** -(1 - np.floor(np.log10(row[f"{column}_high"] - row[f"{column}_low"])))
             assert value == pytest.approx(row[column], abs=step / 2 + 1e-12)
-            assert (low, high) == pytest.approx((row[f"{column}_low"], row[f"{column}_high"]), abs=step / 2 + 1e-12)
+            assert_outward((low, high), (row[f"{column}_low"], row[f"{column}_high"]), step)
         table = re.search(r"^\| target \| class \| backend \| provenance \|.*?\n\n", body, flags=re.M | re.S).group(0)
         assert f"| phone | phone | sim:phone | {row['provenance']} |" in table
 

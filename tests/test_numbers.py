@@ -40,9 +40,10 @@ def test_si_prefixes(value, unit, text) -> None:
 
 @pytest.mark.parametrize(("value", "low", "high", "text"), [
     (2.922309, 1.818082, 5.682886, "2.9 [1.8, 5.7]"),          # width 3.9: two significant digits of the width
-    (0.1183895, 0.07365467, 0.2302268, "0.12 [0.07, 0.23]"),    # width 0.16
+    (0.1183895, 0.07365467, 0.2302268, "0.12 [0.07, 0.24]"),    # width 0.16; bounds rounded outward
     (1663.2, 1200.0, 4500.0, "1,700 [1,200, 4,500]"),           # width 3,300: rounded to hundreds
     (0.83, 0.55, 0.95, "0.83 [0.55, 0.95]"),
+    (0.0, 0.0, 274.0397, "0 [0, 280]"),                          # an upper bound is never rounded down
     (195.6, 132.3, math.inf, "195.6 [132.3, ∞]"),              # an unbounded side: 4 significant digits each
     (80820.0, 80820.0, 80820.0, "80,820"),                      # a point interval says nothing: left out
     (5.0, None, None, "5"),

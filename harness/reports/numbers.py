@@ -60,7 +60,8 @@ def interval_decimals(low: Any, high: Any) -> int | None:
 
 
 def with_interval(value: Any, low: Any, high: Any, digits: int = DIGITS) -> str:
-    """``2.9 [1.8, 5.7]``: the estimate and its bounds to the precision the interval's width supports.
+    """``2.9 [1.8, 5.7]``: the estimate and its bounds to the precision the interval's width supports, the bounds
+    rounded outward (never a narrower interval than the one computed).
 
     A degenerate interval (both bounds equal the value) is left out; an unbounded side shows as ∞."""
     number, lo, hi = real(value), real(low), real(high)
@@ -71,8 +72,17 @@ def with_interval(value: Any, low: Any, high: Any, digits: int = DIGITS) -> str:
     decimals = interval_decimals(lo, hi)
     if decimals is None:
         return f"{significant(number, digits)} [{significant(lo, digits)}, {significant(hi, digits)}]"
-    parts = [_fixed(x, decimals, strip=False) for x in (number, lo, hi)]
+    low_shown, high_shown = _outward(lo, decimals, up=False), _outward(hi, decimals, up=True)
+    parts = [_fixed(x, decimals, strip=False) for x in (number, low_shown, high_shown)]
     return f"{parts[0]} [{parts[1]}, {parts[2]}]"
+
+
+def _outward(bound: float, decimals: int, *, up: bool) -> float:
+    """A bound rounded away from the estimate, so rounding never narrows an interval."""
+    scale = 10.0 ** decimals
+    scaled = bound * scale
+    step = math.ceil(scaled - 1e-9) if up else math.floor(scaled + 1e-9)  # slack: 5.7 stays 5.7, not 5.8
+    return step / scale
 
 
 def binary_bytes(value: Any, digits: int = DIGITS) -> str:
