@@ -509,3 +509,17 @@ def test_a_memory_gate_reads_in_binary_units_without_a_point_interval(run, tmp_p
     row = table_rows(html.replace('<table id="gates" class="gates">', '<table class="open">'), "open")[0]
     assert [unescape(c) for c in row[4:8]] == ["78.93 KiB", "", "<= 8 MiB", "FAIL"]
     assert row[10] == "predicted:static-estimate"
+
+
+def test_a_model_the_stack_cannot_run_is_marked_not_deployable_with_its_reason(run, tmp_path) -> None:
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("report.html"))
+    eff = pd.read_csv(copy / "efficiency.csv")
+    eff.assign(deployable=False, provenance="not deployable",
+               not_deployable_reason="op GRU has no kernel in tflm-reference").to_csv(copy / "efficiency.csv",
+                                                                                       index=False)
+    matrix = re.search(r'<table id="efficiency-matrix">(.*?)</table>',
+                       write_report(copy, min_group_size=3).read_text(), flags=re.S).group(1)
+    assert re.search(r'<td class="undeployable"', matrix)
+    assert "op GRU has no kernel in tflm-reference" in matrix and "not deployable" in matrix
+    assert "✓" not in matrix and "predicted" not in matrix
