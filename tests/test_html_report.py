@@ -17,6 +17,7 @@ import select
 import shutil
 import subprocess
 import time
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def test_the_report_is_one_file_with_embedded_images_and_no_network_reference(re
             assert value == "" or value.startswith(("data:", "#")), f"<{tag} {name}={value[:60]}> is another file"
     assert not [t for t, _ in tags.tags if t in ("script", "iframe", "object", "embed")]
     captions = " ".join(tags.text)
-    for section in ("device latency of every timed inference", "power over the measurement",
+    for section in ("device latency of every timed inference", "power over the measurement (SIMULATED",
                     "detection_rate by accent", "DET curves by noise", "fairness-accuracy trade-off"):
         assert section in captions
 
@@ -108,7 +109,7 @@ def test_efficiency_matrix_verdict_and_carbon_come_from_the_run(run, report) -> 
     eff = pd.read_csv(run / "efficiency.csv")
     matrix = re.search(r'<table id="efficiency-matrix">(.*?)</table>', html, flags=re.S).group(1)
     for _, row in eff.iterrows():
-        cell = re.search(rf"<th>{re.escape(row['model'])}</th>\s*<td class=\"(\w+)\"", matrix)
+        cell = re.search(rf"<th>{re.escape(row['model'])}</th>\s*<td class=\"(\w+)[ \"]", matrix)
         fits = bool(row["fits_latency"] and row["fits_power"] and row["fits_memory"])
         assert cell.group(1) == ("fit" if fits else "nofit")
 
@@ -277,22 +278,27 @@ class DevTools:
             os.close(self._read)
 
 
-def render(binary: str, page: Path, profile: Path) -> dict[str, Any]:
-    """Load ``page``; return its screenshot, console errors, uncaught exceptions, failed loads and requested URLs."""
+def render(binary: str, page: Path, profile: Path, viewport: tuple[int, int] = VIEWPORT, mobile: bool = False,
+           probes: dict[str, str] | None = None) -> dict[str, Any]:
+    """Load ``page`` at ``viewport``; return its screenshot, console errors, uncaught exceptions, failed loads,
+    requested URLs and the value of each JavaScript expression in ``probes``."""
     tools = DevTools(binary, profile)
     try:
         target = tools.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = tools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Runtime", "Log", "Page", "Network"):
             tools.call(f"{domain}.enable", session=session)
-        tools.call("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
-                                                          "deviceScaleFactor": 1, "mobile": False}, session=session)
+        tools.call("Emulation.setDeviceMetricsOverride", {"width": viewport[0], "height": viewport[1],
+                                                          "deviceScaleFactor": 1, "mobile": mobile}, session=session)
         tools.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
         tools.wait_for("Page.loadEventFired")
         tools.drain(0.5)
         loaded = tools.call("Runtime.evaluate", {"expression": "Array.from(document.images).filter("
                                                  "i => i.complete && i.naturalWidth > 0).length",
                                                  "returnByValue": True}, session=session)["result"]["value"]
+        probed = {name: tools.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                                   session=session)["result"].get("value")
+                  for name, expression in (probes or {}).items()}
         shot = tools.call("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
     finally:
         tools.close()
@@ -304,6 +310,7 @@ def render(binary: str, page: Path, profile: Path) -> dict[str, Any]:
         "log_errors": [p["entry"] for p in by("Log.entryAdded") if p["entry"]["level"] == "error"],
         "requests": [p["request"]["url"] for p in by("Network.requestWillBeSent")],
         "images_loaded": loaded,
+        "probes": probed,
     }
 
 
@@ -329,3 +336,190 @@ def test_the_report_renders_in_headless_chromium_without_errors(chromium, report
     assert pixels.shape[:2] == (VIEWPORT[1], VIEWPORT[0])
     ink = (pixels[..., :3] < 0.9).any(axis=2).mean()  # share of pixels that are not (near) white
     assert 0.01 < ink < 0.9 and float(np.std(pixels[..., :3])) > 0.05
+
+
+# --- one screen for a release owner ---------------------------------------------------------------
+
+DESKTOP, PHONE = (1366, 768), (390, 844)
+FIRST_SCREEN = """(() => {
+  const box = id => { const e = document.getElementById(id); if (!e) return null;
+                      const b = e.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, right: b.right}; };
+  return {verdict: box("verdict"), matrix: box("efficiency-matrix"), height: window.innerHeight,
+          width: document.documentElement.clientWidth};
+})()"""
+TOO_WIDE = """(() => {
+  const width = document.documentElement.clientWidth, wide = [];
+  for (const e of document.body.querySelectorAll("*")) {
+    if (e.parentElement && e.parentElement.closest(".scroll")) continue;  // scrolls inside its own box
+    const b = e.getBoundingClientRect();
+    if (b.width > 0 && (b.right > width + 0.5 || b.left < -0.5))
+      wide.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + " " + Math.round(b.left) + "-" +
+                Math.round(b.right));
+  }
+  return {width: width, scroll_width: document.documentElement.scrollWidth, wide: wide.slice(0, 20)};
+})()"""
+
+
+def screens_dir(run: Path) -> Path:
+    """Where the screenshots go: $HARNESS_REPORT_SCREENS (CI keeps it as an artifact), else <run>/report-screens."""
+    directory = Path(os.environ.get("HARNESS_REPORT_SCREENS") or run / "report-screens")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def test_verdict_and_matrix_fill_the_first_screen_at_1366x768(chromium, run, report, tmp_path) -> None:
+    seen = render(chromium, report, tmp_path / "profile", DESKTOP, probes={"screen": FIRST_SCREEN})
+    shot = screens_dir(run) / "report-1366x768.png"
+    shot.write_bytes(seen["screenshot"])
+    print(f"screenshot: {shot}")
+    screen = seen["probes"]["screen"]
+    assert screen["height"] == DESKTOP[1]
+    for name in ("verdict", "matrix"):
+        box = screen[name]
+        assert box is not None, f"{name} is not on the page"
+        assert 0 <= box["top"] and box["bottom"] <= DESKTOP[1], f"{name} is below the first screen: {box}"
+    # the release owner reads the verdict before the matrix, and the full gate list is folded away
+    assert screen["verdict"]["top"] < screen["matrix"]["top"]
+    html = report.read_text()
+    assert html.index('id="efficiency-matrix"') < html.index('<details id="all-gates">') < html.index('id="gates"')
+
+
+def test_no_element_is_wider_than_a_390px_phone(chromium, run, report, tmp_path) -> None:
+    seen = render(chromium, report, tmp_path / "profile", PHONE, mobile=True, probes={"wide": TOO_WIDE})
+    shot = screens_dir(run) / "report-390.png"
+    shot.write_bytes(seen["screenshot"])
+    print(f"screenshot: {shot}")
+    wide = seen["probes"]["wide"]
+    assert wide["width"] == PHONE[0]
+    assert wide["wide"] == [] and wide["scroll_width"] <= PHONE[0], wide
+
+
+def test_the_overflow_check_catches_a_table_that_is_too_wide(chromium, tmp_path) -> None:
+    """Negative control for the 390 px check: a wide table outside a scroll box is reported, inside one it is not."""
+    cells = "".join(f"<td>column-{i}-with-a-long-value</td>" for i in range(12))
+    page = tmp_path / "wide.html"
+    page.write_text('<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">'
+                    f'<link rel="icon" href="data:,"></head><body><table id="loose"><tr>{cells}</tr></table>'
+                    f'<div class="scroll" style="overflow-x:auto"><table id="boxed"><tr>{cells}</tr></table></div>'
+                    "</body></html>")
+    wide = render(chromium, page, tmp_path / "profile", PHONE, mobile=True, probes={"wide": TOO_WIDE})["probes"]["wide"]
+    assert any(w.startswith("table#loose") for w in wide["wide"])
+    assert not any("boxed" in w for w in wide["wide"])
+
+
+def test_predicted_cells_look_different_from_measured_ones(run, tmp_path) -> None:
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("report.html"))
+    eff = pd.read_csv(copy / "efficiency.csv")
+    assert eff["provenance"].str.startswith("predicted").all()  # a simulated run predicts its device figures
+    matrix = re.search(r'<table id="efficiency-matrix">(.*?)</table>',
+                       write_report(copy, min_group_size=3).read_text(), flags=re.S).group(1)
+    assert re.search(r'<td class="fit predicted"', matrix) and "predicted:estimated" in matrix
+    eff.assign(provenance="measured:device").to_csv(copy / "efficiency.csv", index=False)
+    matrix = re.search(r'<table id="efficiency-matrix">(.*?)</table>',
+                       write_report(copy, min_group_size=3).read_text(), flags=re.S).group(1)
+    assert "predicted" not in matrix and "measured:device" in matrix
+
+
+def test_an_eval_only_report_skips_the_efficiency_sections(run, tmp_path) -> None:
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("efficiency.*", "carbon.*", "latency__*", "power__*",
+                                                                "report.html"))
+    html = write_report(copy, min_group_size=3).read_text()
+    for heading in ("Fits per model and target", "Carbon and cost", "Latency distributions", "Power traces"):
+        assert heading not in html
+    assert 'id="verdict"' in html and "Accuracy: oww-hey-jarvis" in html
+
+
+def test_an_efficiency_only_report_skips_the_accuracy_sections(run, tmp_path) -> None:
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("fairness.*", "disparity.json", "predictions.parquet",
+                                                                "scores.parquet", "report.html"))
+    html = write_report(copy, min_group_size=3).read_text()
+    assert "Accuracy:" not in html and "Largest fairness gaps" not in html and "Models without accuracy" not in html
+    assert 'id="efficiency-matrix"' in html
+
+
+def assert_outward(shown: tuple[float, float], exact: list[float], step: float) -> None:
+    """Shown bounds are the exact ones rounded away from the estimate, by less than one step of the shown digits."""
+    assert exact[0] - step < shown[0] <= exact[0] + 1e-9 and exact[1] - 1e-9 <= shown[1] < exact[1] + step, \
+        (shown, exact, step)
+
+
+def test_the_three_largest_gaps_come_first_with_their_intervals(run, report) -> None:
+    disparity = [d for d in json.loads((run / "disparity.json").read_text())
+                 if "&" not in d["attribute"] and d.get("difference") is not None]
+    detection = {(d["model"], d["attribute"]) for d in disparity if d["metric"] == "detection_rate"}
+    disparity = [d for d in disparity if not (d["metric"] == "frr" and (d["model"], d["attribute"]) in detection)]
+    largest = sorted(disparity, key=lambda d: -abs(d["difference"]))[:3]
+    html = report.read_text()
+    rows = re.findall(r"<tr>(.*?)</tr>", re.search(r'<table id="fairness-gaps">(.*?)</table>', html, flags=re.S)
+                      .group(1), flags=re.S)[1:]
+    assert len(rows) == len(largest) == 3
+    for row, d in zip(rows, largest, strict=True):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        assert cells[:2] == [d["model"], d["attribute"]]
+        scale = 100.0 if d["metric"] in ("detection_rate", "frr", "fpr", "accuracy", "keyword_fpr") else 1.0
+        ci = d.get("difference_ci") or [None, None]
+        if None in ci or ci[0] == ci[1]:  # no interval, or a single point: the value alone, 4 significant digits
+            assert float(cells[5].split()[0]) == pytest.approx(d["difference"] * scale, rel=5e-4)
+            continue
+        value, low, high = (float(x) for x in re.match(r"([\d.-]+) \[([\d.-]+), ([\d.-]+)\]", cells[5]).groups())
+        width = (d["difference_ci"][1] - d["difference_ci"][0]) * scale
+        step = 10 ** -(1 - np.floor(np.log10(width)))  # the digits the interval's width supports
+        assert value == pytest.approx(d["difference"] * scale, abs=step / 2 + 1e-9)
+        assert_outward((low, high), [c * scale for c in d["difference_ci"]], step)
+    assert html.index('id="fairness-gaps"') < html.index('id="model-')
+
+
+def test_flat_latency_and_flat_simulated_power_are_said_not_drawn(run, tmp_path) -> None:
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("report.html"))
+    raw = copy / "raw"
+    for path in raw.glob("latency__*.parquet"):
+        frame = pd.read_parquet(path)
+        frame.assign(device_latency_ms=4.25).to_parquet(path)
+    for path in raw.glob("power__*.parquet"):
+        from harness.power.trace import Trace
+        trace = Trace.from_parquet(path)
+        flat = np.full_like(trace.current_a, 0.05)
+        Trace(flat, trace.sample_rate_hz, trace.voltage_v, trace.events_s, trace.monitor).to_parquet(path)
+    html = write_report(copy, min_group_size=3).read_text()
+    assert "device latency of every timed inference" not in html and "power over the measurement" not in html
+    assert "oww-hey-jarvis on phone: 4.25 ms for every one of 20 inferences" in html
+    assert re.search(r"oww-hey-jarvis on phone: simulated, a constant [\d.]+ mW while inferring", html)
+
+
+def test_the_report_shows_no_raw_dicts_and_no_scientific_notation(report) -> None:
+    text = " ".join(parse(report).text)
+    body = text[text.index("edge-harness report: run"):]
+    assert not re.search(r"[{}]", body), "a raw dict is shown"
+    scientific = re.search(r"(?<![\w.])-?\d+(\.\d+)?[eE][+-]?\d+(?![\w.])", body)  # not inside a hash or an id
+    assert scientific is None, body[scientific.start() - 40:scientific.end() + 20]
+
+
+def test_a_memory_gate_reads_in_binary_units_without_a_point_interval(run, tmp_path) -> None:
+    signed = tmp_path / run.name
+    shutil.copytree(run, signed, ignore=shutil.ignore_patterns("report.html", "signoff.*"))
+    gate = {"id": "memory/oww-hey-jarvis/phone", "model": "oww-hey-jarvis", "target": "phone", "metric": "arena_bytes",
+            "value": 80820, "ci_low": 80820, "ci_high": 80820, "threshold": 8388608, "op": "<=", "unit": "bytes",
+            "status": "FAIL", "reason": "over", "provenance": "predicted:static-estimate"}
+    (signed / "signoff.json").write_text(json.dumps({"verdict": "FAIL", "gates": [gate]}))
+    html = write_report(signed, min_group_size=3).read_text()
+    row = table_rows(html.replace('<table id="gates" class="gates">', '<table class="open">'), "open")[0]
+    assert [unescape(c) for c in row[4:8]] == ["78.93 KiB", "", "<= 8 MiB", "FAIL"]
+    assert row[10] == "predicted:static-estimate"
+
+
+def test_a_model_the_stack_cannot_run_is_marked_not_deployable_with_its_reason(run, tmp_path) -> None:
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("report.html"))
+    eff = pd.read_csv(copy / "efficiency.csv")
+    eff.assign(deployable=False, provenance="not deployable",
+               not_deployable_reason="op GRU has no kernel in tflm-reference").to_csv(copy / "efficiency.csv",
+                                                                                       index=False)
+    matrix = re.search(r'<table id="efficiency-matrix">(.*?)</table>',
+                       write_report(copy, min_group_size=3).read_text(), flags=re.S).group(1)
+    assert re.search(r'<td class="undeployable"', matrix)
+    assert "op GRU has no kernel in tflm-reference" in matrix and "not deployable" in matrix
+    assert "✓" not in matrix and "predicted" not in matrix

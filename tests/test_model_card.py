@@ -24,6 +24,7 @@ from run_fixture import real_run
 from scipy import stats
 
 from harness.cli import _register, cli
+from harness.core.paths import models_dir
 from harness.reports.cards.pseudonym import SALT_ENV, SALT_FILE, pseudonym
 from harness.reports.model_card import write_model_cards
 
@@ -94,9 +95,15 @@ def shown(metric: str, value: float) -> float:
 
 def close(text: str, value: float) -> bool:
     """A displayed number equals ``value`` to the digits shown (1 decimal for %, 3 significant digits else)."""
-    got = float(text)
+    got = float(text.replace(",", ""))
     digits = text.split(".")[1] if "." in text else ""
     return abs(got - value) <= max(0.5 * 10 ** -len(digits), 5e-3 * abs(value)) + 1e-12
+
+
+def assert_outward(shown: tuple[float, float], exact: tuple[float, float], step: float) -> None:
+    """Shown bounds are the exact ones rounded away from the estimate, by less than one step of the shown digits."""
+    assert exact[0] - step < shown[0] <= exact[0] + 1e-9 and exact[1] - 1e-9 <= shown[1] < exact[1] + step, \
+        (shown, exact, step)
 
 
 # --- tests -------------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def test_front_matter_is_yaml_with_a_model_index_recomputed_from_predictions(run
         assert meta["license"] == "apache-2.0" and meta["pipeline_tag"] == "audio-classification"
         index = meta["model-index"]
         assert [entry["name"] for entry in index] == [model]
-        results = index[0]["results"]
+        results = [r for r in index[0]["results"] if r["dataset"]["split"] != "efficiency"]
         assert results[0]["dataset"]["config"] == "overall" and len(results) > 1
         frame = predictions[predictions["model"] == model]
         checked = 0
@@ -160,9 +167,16 @@ def test_every_table_number_matches_the_predictions_and_groups_run_worst_first(r
     assert rows_checked >= 20
     # the overall row and the efficiency row read the same tables
     latency = pd.read_parquet(run / "raw" / "latency__oww-hey-jarvis__phone.parquet")["device_latency_ms"]
-    phone = re.search(r"^\| phone \| phone \| sim:phone \| ([^|]+) \| ([^|]+) \| ([^|]+) \|", body, flags=re.M)
+    row = pd.read_csv(run / "efficiency.csv").iloc[0]
+    phone = re.search(rf"^\| phone \| phone \| sim:phone \| {row['provenance']} \| ([^|]+) \| ([^|]+) \| ([^|]+) \|",
+                      body, flags=re.M)
     for cell, q in zip(phone.groups(), (50, 90, 99), strict=True):
-        assert float(cell.replace(",", "")) == pytest.approx(np.percentile(latency, q), rel=5e-4)
+        parts = re.match(r"(\S+) \[(\S+), (\S+)\]", cell.strip()).groups()
+        value, low, high = (float(x.replace(",", "")) for x in parts)
+        bounds = row[f"latency_ms_p{q}_low"], row[f"latency_ms_p{q}_high"]
+        step = 10.0 ** -(1 - np.floor(np.log10(bounds[1] - bounds[0])))  # two significant digits of the width
+        assert value == pytest.approx(np.percentile(latency, q), abs=step / 2 + 1e-9)
+        assert_outward((low, high), bounds, step)
 
 
 def test_json_twin_follows_the_model_card_toolkit_schema_at_full_precision(run, predictions) -> None:
@@ -176,7 +190,7 @@ def test_json_twin_follows_the_model_card_toolkit_schema_at_full_precision(run, 
     metrics = twin["quantitative_analysis"]["performance_metrics"]
     assert all({"type", "value", "slice"} <= set(m) and isinstance(m["value"], str) for m in metrics)
     frame = predictions[predictions["model"] == "oww-hey-jarvis"]
-    with_ci = [m for m in metrics if "confidence_interval" in m]
+    with_ci = [m for m in metrics if "confidence_interval" in m and not m["slice"].startswith("target=")]
     assert len(with_ci) >= 20
     for m in with_ci:
         attribute, _, group = m["slice"].partition("=")
@@ -186,9 +200,13 @@ def test_json_twin_follows_the_model_card_toolkit_schema_at_full_precision(run, 
         assert float(m["value"]) == pytest.approx(v, rel=1e-9, abs=1e-12), m
         assert float(ci["lower_bound"]) == pytest.approx(low, rel=1e-6, abs=1e-9), m
         assert float(ci["upper_bound"]) == pytest.approx(high, rel=1e-6, abs=1e-9), m
-    p99 = next(m for m in metrics if m["type"] == "latency_ms_p99" and m["slice"] == "target=phone")
+    row = pd.read_csv(run / "efficiency.csv").iloc[0]
+    p99 = next(m for m in metrics if m["type"] == "latency_ms_p99" and m["slice"].startswith("target=phone"))
+    assert p99["slice"] == f"target=phone, provenance={row['provenance']}"
     latency = pd.read_parquet(run / "raw" / "latency__oww-hey-jarvis__phone.parquet")["device_latency_ms"]
     assert float(p99["value"]) == pytest.approx(np.percentile(latency, 99), rel=1e-8)
+    assert float(p99["confidence_interval"]["lower_bound"]) == pytest.approx(row["latency_ms_p99_low"], rel=1e-8)
+    assert float(p99["confidence_interval"]["upper_bound"]) == pytest.approx(row["latency_ms_p99_high"], rel=1e-8)
 
 
 def test_speakers_are_pseudonymised_with_a_stable_keyed_hash(run, predictions, monkeypatch) -> None:
@@ -271,7 +289,8 @@ def test_signoff_gates_and_carbon_rows_appear_when_present(run, tmp_path) -> Non
     assert "Run verdict: **INSUFFICIENT_EVIDENCE**" in body
     # undecided gates come before passed ones
     assert body.index("| frr/mww-alexa |") < body.index("| latency/mww-alexa/phone |")
-    assert "| phone | default | 12.5 | 5 | 3.75 |" in body and "not shown in the card" not in body
+    provenance = pd.read_csv(signed / "efficiency.csv").query("model == 'mww-alexa'")["provenance"].iloc[0]
+    assert f"| phone | {provenance} | default | 12.5 | 5 | 3.75 |" in body and "not shown in the card" not in body
     # a gate about a suppressed group ("mixed": one clip) keeps its status, not its value or reason
     withheld = next(line for line in body.splitlines() if line.startswith("| fa_difference/mww-alexa/accent |"))
     assert "| withheld |" in withheld and "INSUFFICIENT_EVIDENCE" in withheld and "'mixed'" not in body
@@ -286,3 +305,76 @@ def test_cli_writes_cards_and_report_and_rejects_a_folder_without_a_run(run, tmp
     empty = CliRunner().invoke(cli, ["report", str(tmp_path)])
     assert empty.exit_code == 2 and "not a run directory (no manifest.json)" in empty.stderr
     assert "Traceback" not in empty.stderr
+
+
+# --- publishable cards -------------------------------------------------------------------------
+
+ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+[\w.@+-]*")  # a POSIX path from the root, not ../x or a URL
+
+
+def test_cards_name_no_folder_of_the_machine_that_wrote_them(run) -> None:
+    write_model_cards(run, min_group_size=3)
+    for path in sorted((run / "model_cards").iterdir()):
+        text = path.read_text(encoding="utf-8")
+        assert not ABSOLUTE.search(text), f"{path.name}: {ABSOLUTE.search(text).group(0)}"
+        for local in (str(run.parent), str(Path.home()), os.environ.get("HARNESS_CACHE", "/nonexistent"), "/tmp"):
+            assert local not in text, f"{path.name} names {local}"
+    _, body = card(run, "oww-hey-jarvis")
+    manifest = json.loads((run / "manifest.json").read_text())
+    record = next(m for m in manifest["models"] if m["name"] == "oww-hey-jarvis")
+    assert f"- Artifact: `{Path(record['path']).name}`, sha256 `{record['sha256']}`" in body
+    entry = re.search(r"registry entry: `([^`]+)` \(sha256 `([0-9a-f]{64})`\)", body)
+    source = models_dir() / entry.group(1)
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == entry.group(2)
+    links = re.findall(r"\]\(([^)]+)\)", body)
+    assert links and all(link.startswith("../") and (run / "model_cards" / link).resolve().is_file() for link in links)
+
+
+def test_the_absolute_path_check_catches_what_it_should() -> None:
+    """Negative control for the check above."""
+    assert ABSOLUTE.search("read from /root/.cache/edge-harness/corpus/datasheet.md")
+    assert ABSOLUTE.search("`/tmp/pytest-1/x.tflite`")
+    assert not ABSOLUTE.search("[fairness.csv](../fairness.csv), https://example.org/a/b and 1/2 of the clips")
+
+
+def test_every_efficiency_figure_carries_its_provenance(run) -> None:
+    write_model_cards(run, min_group_size=3)
+    eff = pd.read_csv(run / "efficiency.csv")
+    for model in MODELS:
+        meta, body = card(run, model)
+        row = eff[eff["model"] == model].iloc[0]
+        results = [r for r in meta["model-index"][0]["results"] if r["dataset"]["split"] == "efficiency"]
+        assert [r["dataset"]["config"] for r in results] == ["phone"]
+        assert results[0]["source"]["url"] == "../efficiency.csv"
+        metrics = {m["type"]: m for m in results[0]["metrics"]}
+        assert set(metrics) == {"latency_ms_p99", "energy_mj_per_inference", "deployed_power_mw"}
+        for column, metric in metrics.items():
+            assert metric["args"] == {"provenance": row["provenance"]} and row["provenance"] in metric["name"]
+            value, low, high = (float(x.replace(",", ""))
+                                for x in re.match(r"(\S+) \[(\S+), (\S+)\]", metric["value"]).groups())
+            step = 10.0 ** -(1 - np.floor(np.log10(row[f"{column}_high"] - row[f"{column}_low"])))
+            assert value == pytest.approx(row[column], abs=step / 2 + 1e-12)
+            assert_outward((low, high), (row[f"{column}_low"], row[f"{column}_high"]), step)
+        table = re.search(r"^\| target \| class \| backend \| provenance \|.*?\n\n", body, flags=re.M | re.S).group(0)
+        assert f"| phone | phone | sim:phone | {row['provenance']} |" in table
+
+
+def test_front_matter_validates_with_huggingface_hub_card_metadata(run) -> None:
+    hub = pytest.importorskip("huggingface_hub", reason="huggingface_hub is the optional [cards] extra: "
+                                                        "pip install -e '.[cards]' to validate card metadata")
+    write_model_cards(run, min_group_size=3)
+    for model in MODELS:
+        meta, _ = card(run, model)
+        parsed = hub.ModelCard((run / "model_cards" / f"{model}.md").read_text(encoding="utf-8"))
+        data = parsed.data  # ModelCardData: raises on a model-index it cannot read into EvalResults
+        assert isinstance(data, hub.ModelCardData) and data.model_name == model
+        expected = [(r["dataset"]["config"], m["type"])
+                    for r in meta["model-index"][0]["results"] for m in r["metrics"]]
+        assert [(e.dataset_config, e.metric_type) for e in data.eval_results] == expected
+        assert all(e.source_url in ("../fairness.csv", "../efficiency.csv") for e in data.eval_results)
+        assert {e.metric_args["provenance"] for e in data.eval_results if e.dataset_split == "efficiency"} \
+            == set(pd.read_csv(run / "efficiency.csv").query("model == @model")["provenance"])
+        assert data.license == "apache-2.0" and data.pipeline_tag == "audio-classification"
+        again = hub.ModelCardData(**{k.replace("-", "_") if k != "model-index" else k: v
+                                     for k, v in data.to_dict().items()})
+        assert [e.metric_value for e in again.eval_results] == [e.metric_value for e in data.eval_results]

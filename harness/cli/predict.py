@@ -11,6 +11,7 @@ from harness.analysis.profile import ModelProfile
 from harness.cli.common import echo_json, models, targets, targets_dir_option
 from harness.core.units import Energy, Power
 from harness.costmodel.model import default_cost_model
+from harness.reports import numbers
 
 
 @click.command("predict")
@@ -42,6 +43,7 @@ def command(model_name: str, target_name: str, stack: str | None, as_json: bool,
         "energy_mj": energy.mj,
         "macs": profile.macs,
         "arena_bytes": profile.peak_activation_bytes,
+        "arena_source": "static-estimate",
         "cycles": pred.cycles,
         "estimated_parameters": pred.estimated_parameters,
     }
@@ -49,4 +51,14 @@ def command(model_name: str, target_name: str, stack: str | None, as_json: bool,
         echo_json(result)
         return
     for key, value in result.items():
-        click.echo(f"{key:>22}: {value}")
+        click.echo(f"{key:>22}: {_shown(key, value)}")
+
+
+def _shown(key: str, value: object) -> str:
+    """A value as the documents write it; the arena says which figure it is, since a run may report another."""
+    if key == "arena_bytes":
+        return f"{numbers.binary_bytes(value)} (static estimate of the peak activations; a run's efficiency.csv " \
+               "with arena_source tflm holds TensorFlow Lite Micro's measured allocation, which can differ)"
+    if key == "estimated_parameters":
+        return ", ".join(value) if value else "none"  # type: ignore[arg-type]
+    return numbers.plain(value) if isinstance(value, (int, float)) else str(value)

@@ -8,7 +8,8 @@ MD_COLUMNS = {
     "stack": "stack",
     "provenance": "provenance",
     "macs": "MACs",
-    "arena_bytes": "arena B",
+    "arena_bytes": "arena",
+    "arena_source": "arena from",
     "latency_ms_p50": "latency p50 ms",
     "latency_ms_p99": "p99 ms",
     "host_latency_ms_p50": "host p50 ms",
@@ -33,6 +34,10 @@ NOTES = [
     "back to back, so its rate is capped at 1 / latency.",
     "fits latency: p99 within the target's budget and duty <= 1; fits power: deployed power within budget; "
     "fits memory: tensor arena <= SRAM and model bytes <= flash.",
+    "arena: the tensor arena in bytes (KiB = 1,024 B); arena from: tflm = TensorFlow Lite Micro's own allocation "
+    "on the host, static-estimate = the peak-activation estimate `harness predict` prints.",
+    "numbers: 4 significant digits; a predicted figure with an interval is written \"value [low, high]\" with as many "
+    "digits as the interval's width supports.",
     "battery: the profile's battery energy / deployed power (wearables).",
     "backend sim:<target>: simulated device (real model on the host, calibrated cost model for device time); "
     "estimated_params in the CSV lists cost-model parameters that are estimates, not fits.",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from harness.evaluation.disparity import Disparity, Thresholds, disparity_rows
 from harness.evaluation.groups import JOIN, OVERALL, Attribute, disaggregate
 from harness.evaluation.streaming import StreamingRules
 from harness.registry.models import ModelEntry, Task
+from harness.reports import numbers
 
 SINGLE = ("accent", "accent_group", "language", "gender", "age_band", "noise", "snr_db", "room")
 INTERSECTIONS = (("accent_group", "noise"), ("accent", "noise"), ("noise", "snr_db"), ("accent_group", "gender"))
@@ -73,7 +73,7 @@ def _ci(row: pd.Series) -> str:
     if pd.isna(row["value"]):
         return "n/a"
     scale, unit = (1.0, "") if row["metric"] == "fa_per_hour" else (100.0, " %")
-    text = f"{row['value'] * scale:.3g}{unit} [{row['ci_low'] * scale:.3g}, {row['ci_high'] * scale:.3g}]"
+    text = numbers.with_interval(row["value"] * scale, row["ci_low"] * scale, row["ci_high"] * scale) + unit
     return text if row["sufficient"] else text + " (insufficient)"
 
 
@@ -127,7 +127,7 @@ def fairness_markdown(long: pd.DataFrame, disparity: list[Disparity], entries: d
 def _num(v: Any) -> str:
     if v is None:
         return "n/a"
-    return "inf" if isinstance(v, float) and math.isinf(v) else f"{v:.3g}"
+    return numbers.significant(v, 3)
 
 
 def _pair(ci: Any) -> str:

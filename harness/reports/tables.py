@@ -10,26 +10,26 @@ import numpy as np
 import pandas as pd
 
 from harness.core.files import write_atomic
+from harness.reports import numbers
 
 
-def format_cell(value: Any) -> str:
-    """One value as the Markdown tables show it (n/a for missing, yes/**no** for booleans, 4 significant digits)."""
-    if value is None:
-        return "n/a"
+def format_cell(value: Any, column: str | None = None) -> str:
+    """One value as the Markdown tables show it (n/a for missing, yes/**no** for booleans, 4 significant digits,
+    thousands separators, byte columns in KiB/MiB; harness.reports.numbers)."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "**no**"
-    if isinstance(value, (float, np.floating)):
-        if np.isnan(value):
-            return "n/a"
-        if value == 0:
-            return "0"
-        magnitude = abs(value)
-        if magnitude >= 1e5 or magnitude < 1e-3:
-            return f"{value:.3g}"
-        return f"{value:,.4g}" if magnitude >= 1000 else f"{value:.4g}"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    return str(value)
+    if column is not None and column.endswith("_bytes") and numbers.real(value) is not None:
+        return numbers.binary_bytes(value)
+    return numbers.plain(value)
+
+
+def format_row_cell(row: pd.Series, column: str) -> str:
+    """A row's cell; with finite, distinct ``<column>_low`` / ``_high`` siblings it is "value [low, high]" to the
+    precision the interval's width supports (predictions carry their interval, measurements none)."""
+    low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
+    if numbers.real(low) is not None and numbers.real(high) is not None and numbers.real(row[column]) is not None:
+        return numbers.with_interval(row[column], low, high)
+    return format_cell(row[column], column)
 
 
 def to_markdown(df: pd.DataFrame, columns: dict[str, str] | None = None) -> str:
@@ -38,7 +38,7 @@ def to_markdown(df: pd.DataFrame, columns: dict[str, str] | None = None) -> str:
     header = "| " + " | ".join(columns.values()) + " |"
     rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) and df[c].dtype != bool else "---"
                           for c in columns) + "|"
-    body = ["| " + " | ".join(format_cell(row[c]) for c in columns) + " |" for _, row in df.iterrows()]
+    body = ["| " + " | ".join(format_row_cell(row, c) for c in columns) + " |" for _, row in df.iterrows()]
     return "\n".join([header, rule, *body]) + "\n"
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from harness.reports.run_tables import RunTables
@@ -31,6 +32,19 @@ class CardContext:
         return str((self.corpus or {}).get("name", "no corpus"))
 
 
+def file_name(path: str | None) -> str:
+    """Only the last part of a local path: a public card names no folder of the machine that wrote it."""
+    return PurePath(str(path or "")).name or "not recorded"
+
+
+def published_file(path: str | Path) -> str:
+    """``name.yaml (sha256 ...)``: a local file as a public card names it, by file name and content hash."""
+    local = Path(path)
+    if not local.is_file():
+        return f"`{local.name}`"
+    return f"`{local.name}` (sha256 `{hashlib.sha256(local.read_bytes()).hexdigest()}`)"
+
+
 def demote(markdown: str, levels: int) -> str:
     """Push every ATX heading down ``levels`` levels so an embedded document nests under a card section."""
     return re.sub(r"^(#{1,6}) ", lambda m: "#" * min(6, len(m.group(1)) + levels) + " ", markdown, flags=re.M)
@@ -43,9 +57,10 @@ def card_context(tables: RunTables) -> CardContext:
     if corpus:
         path = Path(str(corpus.get("path", ""))) / "datasheet.md"
         if path.is_file():
-            datasheet, note = path.read_text(encoding="utf-8"), f"read from {path}"
+            datasheet, note = path.read_text(encoding="utf-8"), f"the corpus's {published_file(path)}, below"
         else:
-            note = f"the corpus datasheet is not at {path} on this machine (moved, or the corpus has none)"
+            note = "the corpus's datasheet.md is not where manifest.json records the corpus on this machine (moved, " \
+                   "or the corpus has none)"
     settings = tables.evaluation_settings()
     return CardContext(
         run_id=tables.run_id,

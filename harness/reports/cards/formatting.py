@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from harness.reports import numbers
+
 RATE_METRICS = frozenset({"detection_rate", "frr", "fpr", "accuracy", "keyword_fpr"})
 
 LABELS = {
@@ -36,14 +38,8 @@ def scale(metric: str) -> float:
 
 
 def number(value: float) -> str:
-    """A displayed number: one decimal for percentages, three significant digits for other values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
+    """A displayed number: three significant digits, thousands separators, never scientific notation."""
+    return numbers.significant(value, 3)
 
 
 def shown(metric: str, value: float) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from harness.evaluation.groups import JOIN
+from harness.reports import numbers
 from harness.reports.cards import formatting as fmt
 from harness.reports.cards.facts import ModelFacts
 
@@ -48,6 +49,41 @@ def _result(facts: ModelFacts, corpus: str, run_id: str, slice_name: str, rows: 
     }
 
 
+EFFICIENCY_METRICS = {"latency_ms_p99": "p99 device latency (ms)",
+                      "energy_mj_per_inference": "energy per inference (mJ)",
+                      "deployed_power_mw": "deployed power (mW)"}
+EFFICIENCY_LINK = "../efficiency.csv"
+
+
+def _efficiency_metric(row: pd.Series, column: str) -> dict[str, Any]:
+    """One efficiency figure; its provenance is in the name and in ``args`` so no prediction reads as a measurement."""
+    provenance = str(row.get("provenance") or "not recorded")
+    low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
+    bounded = low is not None and high is not None and pd.notna(low) and pd.notna(high)
+    shown = numbers.with_interval(row[column], low, high) if bounded else numbers.significant(row[column])
+    return {"type": column, "name": f"{EFFICIENCY_METRICS[column]}, {provenance}"
+            + (f", interval [{numbers.significant(low)}, {numbers.significant(high)}]" if bounded else ""),
+            "value": shown, "args": {"provenance": provenance}}
+
+
+def _efficiency_results(facts: ModelFacts, run_id: str) -> list[dict[str, Any]]:
+    """One result per target: the target stands where a dataset would (efficiency has no evaluation data)."""
+    results = []
+    for _, row in facts.efficiency.iterrows():
+        metrics = [_efficiency_metric(row, c) for c in EFFICIENCY_METRICS if c in row and pd.notna(row[c])]
+        if not metrics:
+            continue
+        target = str(row["target"])
+        results.append({
+            "task": {"type": "audio-classification", "name": f"on-device inference on {target}"},
+            "dataset": {"type": "edge-harness-target", "name": f"target {target} ({row.get('provenance')})",
+                        "config": target, "split": "efficiency"},
+            "metrics": metrics,
+            "source": {"name": f"edge-harness run {run_id}, efficiency.csv", "url": EFFICIENCY_LINK},
+        })
+    return results
+
+
 def front_matter(facts: ModelFacts, *, corpus: str, run_id: str, confidence: float) -> dict[str, Any]:
     entry = facts.entry
     data: dict[str, Any] = {
@@ -58,14 +94,17 @@ def front_matter(facts: ModelFacts, *, corpus: str, run_id: str, confidence: flo
     }
     if entry and entry.trained_languages:
         data["language"] = list(entry.trained_languages)
+    efficiency = _efficiency_results(facts, run_id)
     if not facts.evaluated:
+        if efficiency:
+            data["model-index"] = [{"name": facts.name, "results": efficiency}]
         return data
     results = [_result(facts, corpus, run_id, "overall", facts.overall, confidence)]
     for attribute in [a for a in facts.attributes() if JOIN not in a]:  # intersections: in the body only
         rows = facts.groups[(facts.groups["attribute"] == attribute) & facts.groups["metric"].isin(facts.metrics)]
         for group, part in rows.groupby("group", sort=True):
             results.append(_result(facts, corpus, run_id, f"{attribute}={group}", part, confidence))
-    data["model-index"] = [{"name": facts.name, "results": [r for r in results if r["metrics"]]}]
+    data["model-index"] = [{"name": facts.name, "results": [r for r in results if r["metrics"]] + efficiency}]
     return data
 
 

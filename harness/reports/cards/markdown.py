@@ -8,25 +8,32 @@ from typing import Any
 import pandas as pd
 
 from harness.evaluation.groups import JOIN, error_of
+from harness.reports import numbers
+from harness.reports.carbon import MD_COLUMNS as CARBON_HEADERS
 from harness.reports.cards import formatting as fmt
-from harness.reports.cards.context import CardContext, demote
+from harness.reports.cards.context import CardContext, demote, file_name, published_file
 from harness.reports.cards.facts import ModelFacts
 from harness.reports.run_tables import carbon_view
-from harness.reports.tables import to_markdown
+from harness.reports.tables import format_cell, to_markdown
 
 NOT_DOCUMENTED = "not documented"
 
 EFFICIENCY_COLUMNS = {
-    "target": "target", "target_class": "class", "backend": "backend", "latency_ms_p50": "p50 ms",
+    "target": "target", "target_class": "class", "backend": "backend", "provenance": "provenance",
+    "latency_ms_p50": "p50 ms",
     "latency_ms_p90": "p90 ms", "latency_ms_p99": "p99 ms", "latency_budget_ms": "budget ms",
     "energy_mj_per_inference": "mJ/inference", "avg_power_mw": "window mW", "deployed_power_mw": "deployed mW",
-    "power_budget_mw": "budget mW", "arena_bytes": "arena B", "fits_latency": "fits latency",
+    "power_budget_mw": "budget mW", "arena_bytes": "arena", "arena_source": "arena from",
+    "not_deployable_reason": "not deployable because", "fits_latency": "fits latency",
     "fits_power": "fits power", "fits_memory": "fits memory",
 }
 
 
 def _registry_file(facts: ModelFacts) -> str:
-    return facts.entry.source_file if facts.entry and facts.entry.source_file else "no registry entry"
+    """The registry entry by file name and sha256: a public card names no folder of the machine that wrote it."""
+    if not (facts.entry and facts.entry.source_file):
+        return "no registry entry"
+    return published_file(facts.entry.source_file)
 
 
 def _details(facts: ModelFacts, ctx: CardContext) -> list[str]:
@@ -40,7 +47,7 @@ def _details(facts: ModelFacts, ctx: CardContext) -> list[str]:
     lines.append(f"- License: {entry.license if entry else NOT_DOCUMENTED}")
     lines.append(f"- Developers, version history, citation, contact: {NOT_DOCUMENTED}")
     if record.get("sha256"):
-        lines.append(f"- Artifact: `{record.get('path', '')}`, sha256 `{record['sha256']}` (manifest.json)")
+        lines.append(f"- Artifact: `{file_name(record.get('path'))}`, sha256 `{record['sha256']}` (manifest.json)")
     for stage in record.get("stages", []):
         lines.append(f"- Stage `{stage.get('name')}`: sha256 `{stage.get('sha256')}`")
     if entry is not None:
@@ -54,7 +61,7 @@ def _details(facts: ModelFacts, ctx: CardContext) -> list[str]:
                          f"{entry.decision.cutoff:g}, then {entry.decision.refractory_s:g} s refractory")
     if not facts.efficiency.empty:
         first = facts.efficiency.iloc[0]
-        sizes = [f"{c.replace('_', ' ')} {fmt.number(float(first[c]))}" for c in ("model_bytes", "params", "macs")
+        sizes = [f"{c.replace('_', ' ')} {format_cell(first[c], c)}" for c in ("model_bytes", "params", "macs")
                  if c in first and pd.notna(first[c])]
         if sizes:
             lines.append(f"- Size (efficiency.csv): {', '.join(sizes)}")
@@ -82,7 +89,9 @@ def _intended_use(facts: ModelFacts) -> list[str]:
                                .all(axis=1))] if not facts.efficiency.empty else facts.efficiency
     for _, row in unfit.iterrows():
         failed = [c.removeprefix("fits_") for c in ("fits_latency", "fits_power", "fits_memory") if not bool(row[c])]
-        out.append(f"Deployment on `{row['target']}` as measured: it does not fit the {', '.join(failed)} budget "
+        how = "as measured" if str(row.get("provenance", "")).startswith("measured") else \
+            f"as {row['provenance']}" if pd.notna(row.get("provenance")) else "as measured"
+        out.append(f"Deployment on `{row['target']}` {how}: it does not fit the {', '.join(failed)} budget "
                    "(efficiency.csv).")
     lines += [f"- {o}" for o in out] or [f"- {NOT_DOCUMENTED} in the registry entry."]
     return lines
@@ -148,13 +157,23 @@ def _efficiency(facts: ModelFacts, ctx: CardContext) -> list[str]:
     if facts.efficiency.empty:
         return lines + ["This run measured no target for this model (efficiency.csv has no row for it).", ""]
     columns = {c: h for c, h in EFFICIENCY_COLUMNS.items() if c in facts.efficiency.columns}
-    lines += [to_markdown(facts.efficiency, columns), "Source: [efficiency.csv](../efficiency.csv).", ""]
+    if "not_deployable_reason" in columns and facts.efficiency["not_deployable_reason"].isna().all():
+        del columns["not_deployable_reason"]
+    lines += [to_markdown(facts.efficiency, columns), "Source: [efficiency.csv](../efficiency.csv). Every figure is "
+              "as its row's provenance says: measured:device (on the board), measured:host (the real runtime on this "
+              "machine) or predicted:* (the calibrated cost model, written \"value [low, high]\" with its interval; "
+              "docs/calibration.md); confirm predicted figures on the board.", ""]
     lines.append("#### Carbon and cost")
     lines.append("")
     if facts.carbon is not None and not facts.carbon.empty:
         shown = carbon_view(facts.carbon).drop(columns=["model"], errors="ignore")
-        lines += [to_markdown(shown), "Source: [carbon.csv](../carbon.csv); its inputs (fleet, rate, grid intensity, "
-                  "price) are listed in [carbon.md](../carbon.md).", ""]
+        if "provenance" in facts.efficiency.columns and "target" in shown.columns:
+            source = dict(zip(facts.efficiency["target"], facts.efficiency["provenance"], strict=True))
+            shown.insert(1, "provenance", [source.get(t, "not in efficiency.csv") for t in shown["target"]])
+        shown = shown[[c for c in shown.columns if shown[c].notna().any()]]  # no price in the plan: no cost columns
+        headers = {c: CARBON_HEADERS.get(c, c.replace("_", " ")) for c in shown.columns}
+        lines += [to_markdown(shown, headers), "Source: [carbon.csv](../carbon.csv); its inputs (fleet, rate, grid "
+                  "intensity, price) are listed in [carbon.md](../carbon.md).", ""]
     elif ctx.has_carbon:
         lines += ["carbon.csv has no row for this model.", ""]
     else:
@@ -250,10 +269,11 @@ def _quantitative(facts: ModelFacts, ctx: CardContext) -> list[str]:
                   "| gate | target | metric | value [CI] | threshold | status | reason |",
                   "|---|---|---|---|---|---|---|"]
         for g in facts.gates:
-            value = f"{_num(g.get('value'))} {_pair([g.get('ci_low'), g.get('ci_high')])}".strip()
+            value = " ".join(numbers.value_and_interval(g.get("value"), g.get("ci_low"), g.get("ci_high"),
+                                                        str(g.get("unit") or ""))).strip()
             lines.append(f"| {g.get('id')} | {g.get('target') or ''} | {g.get('metric')} | "
                          f"{'withheld' if g.get('withheld') else value} | {_num(g.get('threshold'))} | "
-                         f"{g.get('status')} | {g.get('reason') or ''} |")
+                         f"{g.get('status')} | {numbers.in_text(str(g.get('reason') or ''))} |")
         lines.append("")
     elif ctx.verdict is None:
         lines += ["Not in this run: signoff.json is absent (`harness signoff RUN_DIR` writes it).", ""]

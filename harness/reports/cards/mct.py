@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from harness.evaluation.groups import OVERALL
-from harness.reports.cards.context import CardContext
+from harness.reports.cards.context import CardContext, file_name
 from harness.reports.cards.facts import ModelFacts
 
 SCHEMA_VERSION = "0.0.2"
@@ -35,14 +35,22 @@ def _metric(row: pd.Series, slice_name: str) -> dict[str, Any]:
 
 
 def performance_metrics(facts: ModelFacts) -> list[dict[str, Any]]:
-    """Accuracy metrics (overall and public groups, with intervals), then efficiency per target (no intervals)."""
+    """Accuracy metrics (overall and public groups, with intervals), then efficiency per target with its
+    provenance in the slice (and the cost model's interval for a prediction)."""
     metrics = [_metric(r, OVERALL[0]) for _, r in facts.overall.iterrows() if pd.notna(r["value"])]
     for attribute in facts.attributes():
         rows = facts.groups[facts.groups["attribute"] == attribute]
         metrics += [_metric(r, f"{attribute}={r['group']}") for _, r in rows.iterrows() if pd.notna(r["value"])]
     for _, row in facts.efficiency.iterrows():
-        metrics += [{"type": c, "value": _text(row[c]), "slice": f"target={row['target']}"}
-                    for c in EFFICIENCY_METRICS if c in row and pd.notna(row[c])]
+        where = f"target={row['target']}, provenance={row.get('provenance', 'not recorded')}"
+        for column in EFFICIENCY_METRICS:
+            if column not in row or pd.isna(row[column]):
+                continue
+            metric = {"type": column, "value": _text(row[column]), "slice": where}
+            low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
+            if low is not None and high is not None and pd.notna(low) and pd.notna(high):
+                metric["confidence_interval"] = {"lower_bound": _text(low), "upper_bound": _text(high)}
+            metrics.append(metric)
     return metrics
 
 
@@ -66,11 +74,11 @@ def mct_json(facts: ModelFacts, ctx: CardContext, markdown_name: str) -> dict[st
             "licenses": [{"identifier": entry.license}] if entry else [{"custom_text": "not documented"}],
             "references": [{"reference": entry.source}] if entry else [],
             "citations": [],
-            "path": str(record.get("path", "")),
+            "path": file_name(record.get("path")),
         },
         "model_parameters": {
             "model_architecture": entry.family if entry else "not documented",
-            "data": [{"name": str(corpus.get("name")), "link": str(corpus.get("path", "")),
+            "data": [{"name": str(corpus.get("name")),
                       "description": f"evaluation corpus, {corpus.get('n_clips', '?')} clips; manifest sha256 "
                                      f"{corpus.get('manifest_sha256', 'not recorded')}",
                       "sensitive": {"sensitive_data": ["speaker identifiers (pseudonymised in this card)"]}}]

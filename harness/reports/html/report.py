@@ -14,6 +14,7 @@ from harness.reports.html.fairness import model_section
 from harness.reports.html.sections import (
     carbon_section,
     efficiency_matrix,
+    fairness_gaps,
     latency_figures,
     power_figures,
     signoff_section,
@@ -37,11 +38,13 @@ def _raw(tables: RunTables, name: str) -> pd.DataFrame | None:
 
 
 def page(tables: RunTables, min_group_size: int) -> dict[str, Any]:
-    """Everything the template shows, as plain data."""
+    """Everything the template shows, as plain data; a section a run has no data for is None or empty."""
     manifest = tables.manifest
     predictions, scores = _raw(tables, "predictions.parquet"), _raw(tables, "scores.parquet")
     entries = registry_entries(tables.model_names)
     evaluated = [m for m in tables.model_names if not tables.fairness_of(m).empty]
+    latency, flat_latency = latency_figures(tables)
+    power, flat_power = power_figures(tables)
     return {
         "run_id": tables.run_id,
         "created": manifest.get("created_utc", "not recorded"),
@@ -55,11 +58,14 @@ def page(tables: RunTables, min_group_size: int) -> dict[str, Any]:
         "min_group_size": min_group_size,
         "signoff": signoff_section(tables),
         "efficiency": efficiency_matrix(tables),
+        "gaps": fairness_gaps(tables),
         "carbon": carbon_section(tables),
-        "latency": latency_figures(tables),
-        "power": power_figures(tables),
+        "latency": latency,
+        "flat_latency": flat_latency,
+        "power": power,
+        "flat_power": flat_power,
         "models": [model_section(tables, m, entries[m], predictions, scores, min_group_size) for m in evaluated],
-        "not_evaluated": [m for m in tables.model_names if m not in evaluated],
+        "not_evaluated": [m for m in tables.model_names if m not in evaluated] if evaluated else [],
     }
 
 

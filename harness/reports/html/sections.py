@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from harness.evaluation.groups import JOIN
 from harness.power.trace import Trace
+from harness.reports import numbers
+from harness.reports.cards import formatting as fmt
 from harness.reports.html.figures import data_uri, latency_figure, power_figure
 from harness.reports.run_tables import GATE_STATUS_ORDER, RunTables, carbon_view, gate_rank
-from harness.reports.tables import format_cell
 
 FITS = ("fits_latency", "fits_power", "fits_memory")
 STATUS_CLASS = {"PASS": "pass", "FAIL": "fail", "INSUFFICIENT_EVIDENCE": "insufficient", "WAIVED": "waived"}
-GATE_KEYS = ("id", "model", "target", "metric", "value", "ci_low", "ci_high", "threshold", "status", "reason")
+GATE_KEYS = ("id", "model", "target", "metric", "value", "ci_low", "ci_high", "threshold", "status", "reason",
+             "provenance")
 QUIET_KEYS = ("kind", "op", "unit")  # shown through other columns
 
 
-def cell(value: Any) -> str:
-    """A table cell as the Markdown tables write it (n/a, thousands separators, 4 significant digits)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return format_cell(value).replace("**", "")
+def cell(value: Any, unit: str = "") -> str:
+    """A table cell as the documents write it (harness.reports.numbers); bytes in binary units."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if unit in ("bytes", "B") and numbers.real(value) is not None:
+        return numbers.binary_bytes(value)
+    return numbers.plain(value)
+
+
+def gate_value(gate: dict[str, Any]) -> tuple[str, str]:
+    """(value, "[low, high]") of a gate with the interval's precision; no interval when it is missing or a point."""
+    return numbers.value_and_interval(gate.get("value"), gate.get("ci_low"), gate.get("ci_high"),
+                                      str(gate.get("unit") or ""))
 
 
 def signoff_section(tables: RunTables) -> dict[str, Any] | None:
@@ -35,16 +45,30 @@ def signoff_section(tables: RunTables) -> dict[str, Any] | None:
     gates = []
     for gate in sorted(tables.signoff.get("gates", []), key=gate_rank):
         extra = {k: v for k, v in gate.items() if k not in GATE_KEYS + QUIET_KEYS and v not in (None, "", [], {})}
-        row = {k: cell(gate.get(k)) if k in ("value", "ci_low", "ci_high") else gate.get(k) or "" for k in GATE_KEYS}
-        row["threshold"] = f"{gate.get('op') or ''} {cell(gate.get('threshold'))} {gate.get('unit') or ''}".strip()
+        row = {k: gate.get(k) or "" for k in GATE_KEYS}
+        row["value"], row["interval"] = gate_value(gate)
+        row["reason"] = numbers.in_text(str(row["reason"]))
+        row["threshold"] = f"{gate.get('op') or ''} {cell(gate.get('threshold'), gate.get('unit') or '')} " \
+                           f"{'' if gate.get('unit') == 'bytes' else gate.get('unit') or ''}".strip()
+        row["threshold"] = row["threshold"].replace("n/a", "").strip() or "n/a"
         gates.append({**row, "cls": STATUS_CLASS.get(str(gate.get("status")), ""),
-                      "extra": "; ".join(f"{k}: {v}" for k, v in extra.items())})
+                      "predicted": str(gate.get("provenance") or "").startswith("predicted"),
+                      "extra": "; ".join(f"{k}: {_readable(v)}" for k, v in extra.items())})
     verdict = str(tables.signoff.get("verdict", "not recorded"))
     counts = pd.Series([g["status"] for g in gates], dtype=object).value_counts()
     return {"verdict": verdict, "cls": STATUS_CLASS.get(verdict, ""),
             "counts": ", ".join(f"{int(counts[s])} {s}" for s in GATE_STATUS_ORDER if s in counts),
             "by_model": _by_model(gates),
             "gates": [g for g in gates if g["status"] != "PASS"], "passed": [g for g in gates if g["status"] == "PASS"]}
+
+
+def _readable(value: Any) -> str:
+    """A nested value as "key value, ..." text: the report shows no raw dicts."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_readable(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_readable(v) for v in value)
+    return cell(value) if isinstance(value, (int, float, np.number)) else str(value)
 
 
 def _by_model(gates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,8 +82,43 @@ def _by_model(gates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _provenance(row: pd.Series) -> str:
+    if "deployable" in row and pd.notna(row["deployable"]) and not bool(row["deployable"]):
+        return "not deployable"
+    value = row.get("provenance")
+    return str(value) if value is not None and pd.notna(value) else "measured (provenance not recorded)"
+
+
+def _matrix_cell(r: pd.Series) -> dict[str, Any]:
+    provenance = _provenance(r)
+    predicted = provenance.startswith("predicted")
+    if provenance == "not deployable":
+        reason = r.get("not_deployable_reason")
+        return {"cls": "undeployable", "predicted": False, "provenance": provenance, "fits": [],
+                "figures": str(reason) if reason is not None and pd.notna(reason) else "the stack cannot run it",
+                "title": f"backend {r.get('backend')}"}
+    fits = []
+    for column in FITS:
+        value = r.get(column)
+        known = value is not None and pd.notna(value)
+        fits.append({"name": column.removeprefix("fits_"), "cls": ("ok" if bool(value) else "bad") if known else "na",
+                     "mark": ("✓" if bool(value) else "✗") if known else "?"})
+    figures = [f"p99 {numbers.si(float(r['latency_ms_p99']) / 1e3, 's', 3)}",
+               f"{numbers.si(float(r['energy_mj_per_inference']) / 1e3, 'J', 3)}/inf"]
+    if "deployed_power_mw" in r and pd.notna(r["deployed_power_mw"]):
+        figures.append(f"{numbers.si(float(r['deployed_power_mw']) / 1e3, 'W', 3)} deployed")
+    if "arena_bytes" in r and pd.notna(r["arena_bytes"]):
+        figures.append(f"arena {numbers.binary_bytes(r['arena_bytes'])}")
+    failed = [f["name"] for f in fits if f["cls"] == "bad"]
+    title = (f"latency budget {cell(r.get('latency_budget_ms'))} ms, power budget {cell(r.get('power_budget_mw'))} mW, "
+             f"backend {r['backend']}, {provenance}")
+    return {"cls": "nofit" if failed else "fit", "predicted": predicted, "provenance": provenance, "fits": fits,
+            "figures": " · ".join(figures), "title": title}
+
+
 def efficiency_matrix(tables: RunTables) -> dict[str, Any] | None:
-    """Models x targets: p99 latency, energy and deployed power per cell, green when every budget fits."""
+    """Models x targets: fits latency / power / memory per cell, colored, each cell marked with its provenance
+    (predicted cells are hatched with a dashed border, so no prediction reads as a measurement)."""
     eff = tables.efficiency
     if eff is None or eff.empty:
         return None
@@ -69,33 +128,73 @@ def efficiency_matrix(tables: RunTables) -> dict[str, Any] | None:
         cells = []
         for target in targets:
             hit = eff[(eff["model"] == model) & (eff["target"] == target)]
-            if hit.empty:
-                cells.append({"cls": "empty", "lines": ["not measured"], "title": ""})
-                continue
-            r = hit.iloc[0]
-            failed = [f.removeprefix("fits_") for f in FITS if f in r and not bool(r[f])]
-            lines = [f"p99 {cell(r['latency_ms_p99'])} ms", f"{cell(r['energy_mj_per_inference'])} mJ/inf"]
-            if "deployed_power_mw" in r:
-                lines.append(f"{cell(r['deployed_power_mw'])} mW deployed")
-            lines.append("over budget: " + ", ".join(failed) if failed else "fits every budget")
-            title = (f"latency budget {cell(r.get('latency_budget_ms'))} ms, power budget "
-                     f"{cell(r.get('power_budget_mw'))} mW, backend {r['backend']}")
-            cells.append({"cls": "nofit" if failed else "fit", "lines": lines, "title": title})
+            cells.append(_matrix_cell(hit.iloc[0]) if not hit.empty else
+                         {"cls": "empty", "predicted": False, "provenance": "", "fits": [], "figures": "not measured",
+                          "title": ""})
         rows.append({"model": model, "cells": cells})
     budgets = {t: eff[eff["target"] == t].iloc[0] for t in targets}
     header = [{"target": t, "sub": f"{budgets[t].get('target_class', '')}, {cell(budgets[t].get('latency_budget_ms'))}"
                f" ms, {cell(budgets[t].get('power_budget_mw'))} mW"} for t in targets]
-    return {"targets": header, "rows": rows}
+    return {"targets": header, "rows": rows, "any_predicted": any(c["predicted"] for r in rows for c in r["cells"])}
+
+
+def fairness_gaps(tables: RunTables, count: int = 3) -> list[dict[str, str]]:
+    """The ``count`` largest worst-best differences of disparity.json (single attributes), with their intervals."""
+    rows = [d for d in tables.disparity or [] if JOIN not in str(d.get("attribute"))
+            and numbers.real(d.get("difference")) is not None]
+    # a false rejection gap is the detection gap seen from the other side: one of the two is enough
+    detection = {(d.get("model"), d.get("attribute")) for d in rows if d.get("metric") == "detection_rate"}
+    rows = [d for d in rows if not (d.get("metric") == "frr" and (d.get("model"), d.get("attribute")) in detection)]
+    rows.sort(key=lambda d: -abs(float(d["difference"])))
+    out = []
+    for d in rows[:count]:
+        metric = str(d.get("metric"))
+        scale, unit = (100.0, " pp") if metric in fmt.RATE_METRICS else (1.0, "")
+        low, high = (d.get("difference_ci") or [None, None])[:2]
+        value = numbers.with_interval(float(d["difference"]) * scale,
+                                      None if numbers.real(low) is None else float(low) * scale,
+                                      None if numbers.real(high) is None else float(high) * scale)
+        out.append({"model": str(d.get("model")), "attribute": str(d.get("attribute")), "metric": fmt.label(metric),
+                    "worst": f"{d.get('worst_group')} ({fmt.shown(metric, d.get('worst_value'))})"
+                    if numbers.real(d.get("worst_value")) is not None else str(d.get("worst_group")),
+                    "best": f"{d.get('best_group')} ({fmt.shown(metric, d.get('best_value'))})"
+                    if numbers.real(d.get("best_value")) is not None else str(d.get("best_group")),
+                    "difference": value + unit, "verdict": str(d.get("verdict", "")),
+                    "cls": STATUS_CLASS.get(str(d.get("verdict")), "")})
+    return out
+
+
+CARBON_HEADERS = {"model": "model", "target": "target", "region": "region", "devices": "devices",
+                  "inference_rate_hz": "inf/s", "energy_mj_per_inference": "mJ/inf", "energy_kwh_per_year": "kWh/year",
+                  "grid_kg_per_kwh": "kg CO2e/kWh", "co2e_kg_per_year": "kg CO2e/year", "price_per_kwh": "price/kWh",
+                  "cost_per_year": "cost/year", "currency": "currency"}
+
+
+def carbon_inputs(meta: dict[str, Any], prefix: str = "") -> list[str]:
+    """The carbon table's inputs as "name: value" lines (nested records flattened, empty values left out)."""
+    lines = []
+    for key, value in meta.items():
+        if key == "run_id" or value in (None, "", [], {}):
+            continue
+        name = f"{prefix}{key}".replace("_", " ")
+        if isinstance(value, dict):
+            lines += carbon_inputs(value, f"{prefix}{key} ")
+        elif key == "year_s":
+            lines.append(f"year: {cell(float(value))} s (Julian year)")
+        else:
+            lines.append(f"{name}: {_readable(value)}")
+    return lines
 
 
 def carbon_section(tables: RunTables) -> dict[str, Any] | None:
-    if tables.carbon is None:
+    if tables.carbon is None or tables.carbon.empty:
         return None
     frame = carbon_view(tables.carbon)
-    inputs = tables.carbon_meta or {}
-    return {"columns": list(frame.columns),
+    # columns that are empty in every row (no price in the plan) say nothing
+    frame = frame[[c for c in frame.columns if frame[c].notna().any()]]
+    return {"columns": [CARBON_HEADERS.get(c, c.replace("_", " ")) for c in frame.columns],
             "rows": [[cell(v) for v in row] for row in frame.itertuples(index=False)],
-            "inputs": [f"{k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in inputs.items()]}
+            "inputs": carbon_inputs(tables.carbon_meta or {})}
 
 
 def _by_target(tables: RunTables) -> dict[str, list[str]]:
@@ -105,20 +204,39 @@ def _by_target(tables: RunTables) -> dict[str, list[str]]:
     return {t: list(dict.fromkeys(eff.loc[eff["target"] == t, "model"])) for t in dict.fromkeys(eff["target"])}
 
 
-def latency_figures(tables: RunTables) -> list[dict[str, str]]:
-    out = []
+SPREAD = 0.02  # a latency p1-p99 range, or a power trace's spread in its window, under 2 % of its level draws flat
+
+
+def has_spread(values: np.ndarray) -> bool:
+    """Whether the p1-p99 range is at least ``SPREAD`` of the median: otherwise a box plot is a single dot."""
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return False
+    low, mid, high = np.percentile(values, [1, 50, 99])
+    return bool(high - low > SPREAD * abs(mid)) if mid else bool(high > low)
+
+
+def latency_figures(tables: RunTables) -> tuple[list[dict[str, str]], list[str]]:
+    """Latency distributions of the models whose latency varies, and a note for those that are constant."""
+    out, flat = [], []
     for target, models in _by_target(tables).items():
         samples = {}
         for model in models:
             path = tables.path / "raw" / f"latency__{model}__{target}.parquet"
-            if path.is_file():
-                samples[model] = pd.read_parquet(path, columns=["device_latency_ms"])["device_latency_ms"]
+            if not path.is_file():
+                continue
+            series = pd.read_parquet(path, columns=["device_latency_ms"])["device_latency_ms"]
+            if has_spread(series.to_numpy(dtype=float)):
+                samples[model] = series
+            elif len(series):
+                flat.append(f"{model} on {target}: {numbers.si(float(series.median()) / 1e3, 's')} for every one of "
+                            f"{len(series):,} inferences")
         if samples:
             budget = tables.efficiency.loc[tables.efficiency["target"] == target, "latency_budget_ms"].iloc[0]
             out.append({"caption": f"{target}: device latency of every timed inference "
                                    f"(raw/latency__<model>__{target}.parquet)",
                         "uri": data_uri(latency_figure(samples, float(budget), target))})
-    return out
+    return out, flat
 
 
 def _trace_file(raw: Path, model: str, target: str) -> Path | None:
@@ -130,19 +248,46 @@ def _trace_file(raw: Path, model: str, target: str) -> Path | None:
     return windows[0] if windows else None
 
 
-def power_figures(tables: RunTables) -> list[dict[str, str]]:
-    out = []
+def _simulated(row: pd.DataFrame, trace: Trace) -> bool:
+    backend = str(row["backend"].iloc[0]) if "backend" in row and not row.empty else ""
+    return trace.monitor == "sim" or backend.startswith("sim:")
+
+
+def _window_power(trace: Trace) -> np.ndarray:
+    power = trace.power_w()
+    if len(trace.events_s) >= 2:
+        first, last = (int(e * trace.sample_rate_hz) for e in trace.events_s[:2])
+        if last > first:
+            return power[first:last]
+    return power
+
+
+def power_figures(tables: RunTables) -> tuple[list[dict[str, str]], list[str]]:
+    """Measured traces, and simulated ones only when the power varies within the timed window (a simulated device
+    draws a constant power while it infers: a flat rectangle says nothing that mJ/inf does not)."""
+    out, flat = [], []
     eff = tables.efficiency
     for target, models in _by_target(tables).items():
         traces: dict[str, Trace] = {}
+        simulated = False
         for model in models:
             path = _trace_file(tables.path / "raw", model, target)
-            if path is not None:
-                traces[model] = Trace.from_parquet(path)
+            if path is None:
+                continue
+            trace = Trace.from_parquet(path)
+            sim = _simulated(eff[(eff["model"] == model) & (eff["target"] == target)], trace)
+            window = _window_power(trace)
+            if sim and not has_spread(window):
+                flat.append(f"{model} on {target}: simulated, a constant {numbers.si(float(np.median(window)), 'W')} "
+                            "while inferring")
+                continue
+            traces[model] = trace
+            simulated = simulated or sim
         if traces:
             runs = {m: int(eff.loc[(eff["model"] == m) & (eff["target"] == target), "n_runs"].iloc[0])
                     for m in traces if "n_runs" in eff.columns}
-            out.append({"caption": f"{target}: power over the measurement; shaded: the timed window between the two "
-                                   "timestamp events, whose energy / inferences is mJ/inf",
+            label = "SIMULATED by the cost model, not measured" if simulated else "measured"
+            out.append({"caption": f"{target}: power over the measurement ({label}); shaded: the timed window between "
+                                   "the two timestamp events, whose energy / inferences is mJ/inf",
                         "uri": data_uri(power_figure(traces, runs, target))})
-    return out
+    return out, flat
