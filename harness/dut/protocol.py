@@ -1,7 +1,7 @@
 """The MLPerf Tiny DUT serial protocol as pure functions: command bytes out, typed messages in.
 
-Facts from the MLPerf Tiny firmware API (mlcommons/tiny benchmark/api) as summarised in
-shared/reference/lab_protocols.md: commands are ASCII ending in ``%`` (no CR/LF), replies are
+Facts from the MLPerf Tiny firmware API (mlcommons/tiny benchmark/api; docs/sources.md#lab-protocols):
+commands are ASCII ending in ``%`` (no CR/LF), replies are
 ``\\r\\n`` lines ending with ``m-ready``, errors start ``e-[``, and input tensors travel as hex in
 ``db`` chunks of at most 31 bytes (26 behind an IO manager, which prefixes relayed lines ``[dut]: ``).
 """

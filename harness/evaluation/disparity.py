@@ -83,7 +83,8 @@ class Disparity:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Sign-off gates (defaults from edge_constraints.md; the FA/h difference is a project default)."""
+    """Sign-off gates (defaults and their sources: docs/sources.md#fairness-thresholds; the FA/h difference is a
+    project default)."""
 
     max_error_ratio: float = 1.25
     max_difference: float = 0.05
