@@ -8,6 +8,7 @@ import click
 
 from harness.cli.common import (
     COUNT,
+    RUN_DIR,
     SEED,
     models,
     progress_bar,
@@ -45,7 +46,7 @@ from harness.runs.bench import MODES, BenchSettings, bench_device
 @click.option("--count", type=COUNT, default=20, show_default=True, help="Seeded inputs for accuracy mode.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @results_option
-@click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+@click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted run directory; finished windows and inputs are not measured again.")
 @targets_dir_option
 def command(port: str, model_name: str, target_name: str, mode: str, monitor: str | None, quick: bool, baud: int,

@@ -131,3 +131,27 @@ def echo_not_measured(run_dir: Path) -> None:
         return
     for note in json.loads(path.read_text(encoding="utf-8")).get("not_measured", []):
         err_console.print(f"not measured: {note}", highlight=False, soft_wrap=True)
+
+
+class RunDir(click.ParamType):
+    """A run directory, or ``latest``: the newest run in the results folder ($HARNESS_RESULTS, else ./results)."""
+
+    name = "RUN_DIR"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, Path):
+            return value
+        if str(value) == "latest":
+            runs = sorted(p.parent for p in results_dir().glob(f"*/{contract.MANIFEST}"))
+            if not runs:
+                self.fail(f"no run directory in {results_dir()} to call 'latest'", param, ctx)
+            return runs[-1]  # run ids start with their UTC time, so the last in name order is the newest
+        path = Path(str(value))
+        if not path.is_dir():
+            self.fail(f"{path}: no such run directory (or give 'latest')", param, ctx)
+        return path
+
+
+RUN_DIR = RunDir()
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON summary object on stdout instead of text (schema in the README).")

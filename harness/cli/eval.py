@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from harness.cli.common import (
+    RUN_DIR,
     SEED,
     allow_unpinned_option,
     echo_not_measured,
     echo_verdict,
+    json_option,
     models,
     progress_bar,
     results_folder,
@@ -22,6 +25,7 @@ from harness.registry.plans import MAX_WORKERS, Plan
 from harness.registry.yamlio import validate
 from harness.rundir.directory import RunDirectory
 from harness.runs.runner import Context, run_plan
+from harness.runs.summary import run_summary
 
 
 @click.command("eval")
@@ -38,10 +42,11 @@ from harness.runs.runner import Context, run_plan
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the speaker bootstrap.")
 @results_option
 @allow_unpinned_option
-@click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+@json_option
+@click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted evaluation; scored chunks of clips are kept.")
 def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: int, min_speakers: int,
-            seed: int, results: Path | None, allow_unpinned: bool, resume: Path | None) -> None:
+            seed: int, results: Path | None, allow_unpinned: bool, resume: Path | None, as_json: bool) -> None:
     """Score every clip of a corpus and break accuracy down by group, with intervals.
 
     \b
@@ -73,4 +78,4 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
         run_dir = run_plan(plan, ctx, progress=update, resume=resume)
     echo_not_measured(run_dir)
     echo_verdict(run_dir)
-    click.echo(str(run_dir))
+    click.echo(json.dumps(run_summary(run_dir), indent=2) if as_json else str(run_dir))

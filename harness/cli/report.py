@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from harness.cli.common import RUN_DIR
 from harness.reports.documents import write_documents
 from harness.runs.record import amend_dir
 from harness.signoff import load_policy
 
 
 @click.command("report")
-@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("run_dir", type=RUN_DIR)
 @click.option("--policy", "policy_path", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Sign-off policy whose publication.min_group_size applies (default plans/policy-default.yaml).")
 @click.option("--min-group-size", type=click.IntRange(min=1), default=None,

@@ -8,11 +8,13 @@ from pathlib import Path
 import click
 
 from harness.cli.common import (
+    RUN_DIR,
     RUNS,
     SEED,
     allow_unpinned_option,
     echo_not_measured,
     echo_verdict,
+    json_option,
     models,
     plan_file,
     progress_bar,
@@ -30,6 +32,7 @@ from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.runs.resume import frozen_device_urls, frozen_plan
 from harness.runs.runner import Context, run_plan
+from harness.runs.summary import run_summary
 from harness.signoff import load_policy
 
 
@@ -55,10 +58,11 @@ from harness.signoff import load_policy
                    "TARGET= may be left out when the run has one target; repeatable.")
 @results_option
 @allow_unpinned_option
-@click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+@click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted run directory with its own plan; finished pairs are not measured "
                    "again. Options that would change the plan are refused.")
 @targets_dir_option
+@json_option
 @click.option("--gate", is_flag=True,
               help="For CI: exit with the sign-off verdict (0 PASS, 1 FAIL, 3 INSUFFICIENT_EVIDENCE; 3 when the run "
                    "has no sign-off). Without it a completed run exits 0 whatever the verdict.")
@@ -66,7 +70,7 @@ from harness.signoff import load_policy
 def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple[str, ...],
             target_names: tuple[str, ...], corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None,
             rate_hz: float | None, device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool,
-            resume: Path | None, targets_dirs: tuple[Path, ...], gate: bool) -> None:
+            resume: Path | None, targets_dirs: tuple[Path, ...], as_json: bool, gate: bool) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -99,7 +103,7 @@ def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple
         run_dir = run_plan(plan, ctx, progress=update, resume=resume, device_urls=attached)
     echo_not_measured(run_dir)
     echo_verdict(run_dir)
-    click.echo(str(run_dir))
+    click.echo(json.dumps(run_summary(run_dir), indent=2) if as_json else str(run_dir))
     if gate:
         click_ctx.exit(_verdict(run_dir).exit_code)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from harness.cli.common import json_option
 from harness.core.errors import ExitCode
 from harness.core.paths import results_dir
 from harness.ledger.audit import audit
@@ -13,8 +16,9 @@ from harness.ledger.audit import audit
 
 @click.command("verify")
 @click.argument("results", type=click.Path(path_type=Path, file_okay=False), required=False)
+@json_option
 @click.pass_context
-def command(ctx: click.Context, results: Path | None) -> None:
+def command(ctx: click.Context, results: Path | None, as_json: bool) -> None:
     """Audit RESULTS (default results/): ledger links and recorded file hashes.
 
     \b
@@ -26,6 +30,13 @@ def command(ctx: click.Context, results: Path | None) -> None:
     Exit status: 0 intact (amendments included), 1 tampering found.
     """
     report = audit(results or results_dir())
+    if as_json:
+        click.echo(json.dumps({"schema": "edge-harness/verify/1", "ledger": str(report.ledger),
+                               "entries": report.entries, "files_checked": report.files_checked,
+                               "state": report.state, "tampered": report.tampered,
+                               "head_sha256": report.head_sha256, "amended": report.amended,
+                               "findings": [asdict(f) for f in report.findings]}, indent=2))
+        ctx.exit(ExitCode.FAIL if report.tampered else ExitCode.OK)
     for f in report.findings:
         label = "TAMPERED" if f.tampering else "note"
         click.echo(f"{label}: {f.where}: {f.message}")
