@@ -56,7 +56,7 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
     def _do_deploy(self, model: ModelEntry, stack: str) -> Deployment:
         self._do_close()
         paths = [*model.stage_paths(), model.artifact_path()]
-        shapes = [s.input.shape if s.input else None for s in model.stages] + [None]
+        shapes = [s.input.shape if s.input else None for s in [*model.stages, model]]  # fixes dynamic dims
         profile = ModelProfile.combine([analyze(p) for p in paths])
         self.prediction = self.cost_model.predict(profile, self.target, stack)
         runtime = get_runtime(HOST_RUNTIME[model.format])

@@ -217,7 +217,9 @@ class LiteRTSession(CheckedSession):
         ]
         hint = None
         if dynamic and self._input_shapes is None:
-            hint = f"{', '.join(dynamic)} has dynamic dimensions; pass input_shapes to load()"
+            hint = (f"{', '.join(dynamic)} has dynamic dimensions: give the shape to run it with as "
+                    "'input: {shape: [...], dtype: ...}' in the model's entry YAML (docs/models.md) and pass "
+                    "--model path/to/entry.yaml")
         return ModelError(f"{self.model_path}: LiteRT cannot allocate tensors: {exc}", hint=hint)
 
     def _resize(self, interpreter: Any, details: list[dict[str, Any]]) -> None:

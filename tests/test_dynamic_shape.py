@@ -1,0 +1,33 @@
+"""A model with dynamic input dimensions runs when its entry says which shape to use, and otherwise the error says
+how to say it (not a Python API hint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from click.testing import CliRunner
+
+from harness.cli import cli
+from harness.core.paths import models_dir
+from harness.registry.models import ModelRegistry
+
+STAGE = ModelRegistry(models_dir()).get("oww-alexa").stages[0]  # openWakeWord's melspectrogram: [1, -1] float32
+
+
+def test_a_dynamic_model_needs_a_shape_and_runs_with_the_one_its_entry_gives(tmp_path: Path) -> None:
+    path = ModelRegistry(models_dir()).get("oww-alexa").stage_paths()[0]
+    out = CliRunner().invoke(cli, ["run", "--model", str(path), "--target", "phone", "--runs", "5"])
+    assert out.exit_code != 0 and "dynamic dimensions" in out.stderr and "entry YAML" in out.stderr
+    assert "load()" not in out.stderr and "Traceback" not in out.stderr
+    entry = tmp_path / "melspec.yaml"
+    entry.write_text(yaml.safe_dump({
+        "name": "melspec-1760", "task": "generic", "format": "tflite", "description": "mel front end, 110 ms",
+        "artifact": {"file": str(path), "sha256": STAGE.artifact.sha256},
+        "input": {"shape": [1, 1760], "dtype": "float32"}, "source": "pyopen-wakeword", "license": "Apache-2.0"}))
+    out = CliRunner().invoke(cli, ["run", "--model", str(entry), "--target", "phone", "--runs", "5"],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    row = pd.read_csv(Path(out.stdout.strip().splitlines()[-1]) / "efficiency.csv").iloc[0]
+    assert row["model"] == "melspec-1760" and row["latency_ms_p50"] > 0
