@@ -8,6 +8,7 @@ import click
 
 from harness.cli.common import SEED
 from harness.cli.corpus_import import import_command
+from harness.core.errors import ConfigError
 from harness.corpus.plan import SIZES
 
 
@@ -64,3 +65,44 @@ def synth(out_dir: Path, size: str, seed: int, workers: int | None) -> None:
 
 
 command.add_command(import_command)
+
+
+@command.command("stream", short_help="Build sww01-style long test streams per group of a corpus.")
+@click.argument("corpus_spec", metavar="CORPUS")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the streams (<attribute>-<group>.wav), sww_streams.json and sww_streams_index.json.")
+@click.option("--wake-label", required=True, help="The corpus label of the wake word (e.g. alexa, hey_jarvis).")
+@click.option("--by", "attribute", default="accent", show_default=True,
+              help="The group column: one stream per value (accent, noise, accent_group, gender, ...).")
+@click.option("--length", "length_s", type=click.FloatRange(min=15.0, max=7200.0), default=1200.0, show_default=True,
+              help="Seconds per stream (the benchmark's: 1200).")
+@click.option("--words", "n_words", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="Wake words per stream, all in its first half (the benchmark's: 50).")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+def stream(corpus_spec: str, out_dir: Path, wake_label: str, attribute: str, length_s: float, n_words: int,
+           seed: int) -> None:
+    """Long 16 kHz stereo streams in the MLPerf Tiny streaming wake-word format, one per group.
+
+    \b
+    CORPUS is a corpus directory or builtin:tiny|demo|full. Each stream holds one group's wake words
+    (placed and scaled as in the benchmark's test stream) in its first half and the group's other
+    speech in its second half, where false accepts are counted. sww_streams.json lists each stream's
+    detection windows in the field runner's format, so a stream can be copied to a real interface
+    board's SD card; sww_streams_index.json records which clips went where. Example:
+      harness corpus stream builtin:demo --wake-label alexa --by accent --out streams/alexa-by-accent
+    """
+    from harness.corpus.stream import StreamSpec, build_streams, write_stream_set
+    from harness.runs.evaluation import resolve_corpus
+
+    corpus = resolve_corpus(corpus_spec, seed)
+    if wake_label not in set(corpus.manifest["label"].astype(str)):
+        raise ConfigError(f"corpus {corpus.name} has no clip labelled '{wake_label}'",
+                          hint=f"its labels: {', '.join(sorted(set(corpus.manifest['label'].astype(str))))}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = StreamSpec(wake_label=wake_label, attribute=attribute, length_s=length_s, n_words=n_words, seed=seed)
+    streams = build_streams(corpus, spec, out_dir)
+    truth = write_stream_set(streams, spec, out_dir)
+    for s in streams:
+        click.echo(f"{s.wav_path.name}: {attribute} {s.group}, {len(s.detection_windows)} wake words, "
+                   f"{s.length_s:g} s", err=True)
+    click.echo(str(truth))
