@@ -31,3 +31,16 @@ def test_a_dynamic_model_needs_a_shape_and_runs_with_the_one_its_entry_gives(tmp
     assert out.exit_code == 0, out.output
     row = pd.read_csv(Path(out.stdout.strip().splitlines()[-1]) / "efficiency.csv").iloc[0]
     assert row["model"] == "melspec-1760" and row["latency_ms_p50"] > 0
+
+
+def test_input_shape_on_the_command_line_runs_a_bare_dynamic_model(tmp_path: Path) -> None:
+    path = ModelRegistry(models_dir()).get("oww-alexa").stage_paths()[0]
+    out = CliRunner().invoke(cli, ["run", "--model", str(path), "--target", "phone", "--runs", "5",
+                                   "--input-shape", "1,1760"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    assert pd.read_csv(run_dir / "efficiency.csv").iloc[0]["latency_ms_p50"] > 0
+    manifest = yaml.safe_load((run_dir / "manifest.json").read_text())
+    assert manifest["plan"]["input_shapes"] == {str(path): [1, 1760]}  # frozen with the plan, for --resume
+    bad = CliRunner().invoke(cli, ["run", "--model", str(path), "--target", "phone", "--input-shape", "1,2,3"])
+    assert bad.exit_code == 2 and "does not fit its input" in bad.stderr and "Traceback" not in bad.stderr

@@ -155,3 +155,26 @@ class RunDir(click.ParamType):
 RUN_DIR = RunDir()
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON summary object on stdout instead of text (schema in the README).")
+
+input_shape_option = click.option(
+    "--input-shape", "input_shapes", multiple=True, metavar="[MODEL=]D0,D1,...",
+    help="The input shape to run a model with dynamic input dimensions with (e.g. 1,16000); MODEL= may be left "
+         "out when the run has one model. Also 'input: {shape: [...]}' in an entry YAML.")
+
+
+def parse_input_shapes(given: tuple[str, ...], models: list[str]) -> dict[str, list[int]]:
+    """``MODEL=1,16000`` pairs; a bare shape belongs to the run's only model."""
+    shapes: dict[str, list[int]] = {}
+    for item in given:
+        name, sep, text = item.rpartition("=")
+        if not sep:
+            if len(models) != 1:
+                raise ConfigError(f"--input-shape {item}: the run has {len(models)} models, so say which one",
+                                  hint="--input-shape MODEL=1,16000")
+            name = models[0]
+        try:
+            shapes[name] = [int(d) for d in text.split(",")]
+        except ValueError:
+            raise ConfigError(f"--input-shape {item}: '{text}' is not a list of whole numbers",
+                              hint="e.g. --input-shape 1,16000") from None
+    return shapes

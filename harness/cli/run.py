@@ -14,8 +14,10 @@ from harness.cli.common import (
     allow_unpinned_option,
     echo_not_measured,
     echo_verdict,
+    input_shape_option,
     json_option,
     models,
+    parse_input_shapes,
     plan_file,
     progress_bar,
     results_folder,
@@ -63,6 +65,7 @@ from harness.signoff import load_policy
                    "again. Options that would change the plan are refused.")
 @targets_dir_option
 @json_option
+@input_shape_option
 @click.option("--gate", is_flag=True,
               help="For CI: exit with the sign-off verdict (0 PASS, 1 FAIL, 3 INSUFFICIENT_EVIDENCE; 3 when the run "
                    "has no sign-off). Without it a completed run exits 0 whatever the verdict.")
@@ -70,7 +73,8 @@ from harness.signoff import load_policy
 def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple[str, ...],
             target_names: tuple[str, ...], corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None,
             rate_hz: float | None, device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool,
-            resume: Path | None, targets_dirs: tuple[Path, ...], as_json: bool, gate: bool) -> None:
+            resume: Path | None, targets_dirs: tuple[Path, ...], as_json: bool, input_shapes: tuple[str, ...],
+            gate: bool) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -88,14 +92,14 @@ def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple
     3 INSUFFICIENT_EVIDENCE), e.g. in CI:  harness run --plan my-plan.yaml --gate
     """
     changes = plan_path or model_names or target_names or corpus or no_corpus or runs is not None or \
-        seed is not None or rate_hz is not None
+        seed is not None or rate_hz is not None or bool(input_shapes)
     if resume is not None:
         RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost a measurement
     if resume is not None and not changes:
         plan = frozen_plan(resume)  # a continuation of the run's own plan, on the devices it began on
         attached = frozen_device_urls(resume) | _device_urls(device_urls, plan)
     else:
-        plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz)
+        plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz, input_shapes)
         attached = _device_urls(device_urls, plan)
     _check_policy(plan)
     ctx = Context(models=models(allow_unpinned), targets=targets(targets_dirs), results=results_folder(results))
@@ -132,7 +136,8 @@ def _device_urls(given: tuple[str, ...], plan: Plan) -> dict[str, str]:
 
 
 def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tuple[str, ...], corpus: str | None,
-          no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None) -> Plan:
+          no_corpus: bool, runs: int | None, seed: int | None, rate_hz: float | None,
+          input_shapes: tuple[str, ...] = ()) -> Plan:
     """The plan file (default plans/demo.yaml) with the command line's overrides."""
     plan = load_plan(plan_file(plan_path) if plan_path else plans_dir() / "demo.yaml")
     overrides: dict[str, object] = {}
@@ -152,11 +157,13 @@ def _plan(plan_path: Path | None, model_names: tuple[str, ...], target_names: tu
         overrides["corpus"] = corpus
     if runs is not None:
         overrides["measure"] = {**plan.measure.model_dump(), "runs": runs}
+    if input_shapes:
+        overrides["input_shapes"] = parse_input_shapes(input_shapes, list(model_names) or plan.models)
     if rate_hz is not None:
         overrides["reporting"] = {**plan.reporting.model_dump(), "default_rate_hz": rate_hz}
     if overrides:
         plan = validate(Plan, {**plan.model_dump(), **overrides},
-                        f"{plan.source_file} with the options --model, --target, --corpus, --runs, --seed, --rate-hz")
+                        f"{plan.source_file} with the command line's options")
     return plan
 
 

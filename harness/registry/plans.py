@@ -67,6 +67,9 @@ class Plan(_Strict):
     measure: Measure = Measure()
     runtime: RuntimeChoice = RuntimeChoice()
     reporting: Reporting = Reporting()
+    input_shapes: dict[str, list[int]] = Field(
+        default_factory=dict, description="model -> the input shape to run a model whose input has dynamic "
+                                          "dimensions with (--input-shape)")
     corpus: str | None = Field(default=None, description="a corpus directory, or builtin:<tiny|demo|full>")
     evaluation: Evaluation = Evaluation()
     fleet: Fleet = Fleet()

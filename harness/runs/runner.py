@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.signature import signature
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, content_sha256
 from harness.costmodel.model import default_cost_model
 from harness.ledger import chain
-from harness.registry.models import ModelRegistry
+from harness.registry.models import ModelEntry, ModelRegistry, TensorSpec
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetRegistry
 from harness.reports.carbon import write_carbon
@@ -45,6 +46,20 @@ class Context:
     results: Path
 
 
+def with_input_shape(model: ModelEntry, shape: list[int]) -> ModelEntry:
+    """``model`` run with ``shape`` for its first input (its dtype as the file declares it)."""
+    inputs, _ = signature(model.artifact_path())
+    if not inputs:
+        raise ConfigError(f"model '{model.name}' has no input to give a shape to")
+    declared = inputs[0]
+    if len(shape) != len(declared.shape) or min(shape, default=0) < 1 or \
+            any(d > 0 and d != s for d, s in zip(declared.shape, shape, strict=True)):
+        raise ConfigError(f"--input-shape {','.join(map(str, shape))} for model '{model.name}' does not fit its input "
+                          f"'{declared.name}' {list(declared.shape)} (-1 marks a dynamic dimension)",
+                          hint="give a value for every dimension and keep the fixed ones")
+    return model.model_copy(update={"input": TensorSpec(shape=list(shape), dtype=declared.dtype)})
+
+
 def plan_job(plan: Plan, ctx: Context, device_urls: dict[str, str] | None = None) -> Job:
     """A plan's models and targets from the registries, as a job; ``device_urls`` attaches targets on the bench
     (target name -> link URL), keeping each profile's budgets, power figures and power monitor."""
@@ -52,6 +67,13 @@ def plan_job(plan: Plan, ctx: Context, device_urls: dict[str, str] | None = None
         if t_name not in plan.targets:
             raise ConfigError(f"{plan.source_file}: field 'stacks': '{t_name}' is not one of the plan's targets")
     models = [ctx.models.get(m) for m in plan.models]
+    shapes = plan.input_shapes  # keyed by the model as the plan names it, or by its id
+    models = [with_input_shape(m, shapes.get(spec) or shapes[m.name]) if spec in shapes or m.name in shapes else m
+              for spec, m in zip(plan.models, models, strict=True)]
+    unknown = sorted(set(shapes) - {m.name for m in models} - set(plan.models))
+    if unknown:
+        raise ConfigError(f"--input-shape names model(s) {', '.join(unknown)}, which the plan does not run",
+                          hint=f"the plan's models: {', '.join(m.name for m in models)}")
     registered = set(ctx.models.names())
     by_name: dict[str, list[str]] = {}
     for spec, model in zip(plan.models, models, strict=True):

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from harness.core.verdict import Verdict
+from harness.reports.numbers import significant
 from harness.signoff.gates import Gate, Op, interval_gate
 from harness.signoff.policy import Fairness, Policy
 from harness.signoff.sizes import scaled_extra
@@ -107,4 +108,4 @@ def _disparity_gate(row: dict[str, Any], spec: _Spec, policy: Policy) -> Gate:
 
 
 def _n(v: float | None) -> str:
-    return "n/a" if v is None else ("inf" if math.isinf(v) else f"{v:.4g}")
+    return "n/a" if v is None else ("inf" if math.isinf(v) else significant(v, 4))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from harness.core.verdict import Verdict
+from harness.reports.numbers import significant
 
 Op = Literal["<=", ">="]
 RULE = ("FAIL if any gate fails; otherwise INSUFFICIENT_EVIDENCE if any gate is undecided; otherwise PASS. "
@@ -100,8 +101,9 @@ def require_measurement(gate: Gate) -> Gate:
 
 
 def _num(value: float | None) -> str:
+    """A figure in a gate's reason: 4 significant digits, plain notation (no 1.169e+06 in a sign-off)."""
     if value is None:
         return "n/a"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.4g}"
+    return significant(value, 4)
