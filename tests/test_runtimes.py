@@ -339,7 +339,9 @@ def test_melspectrogram_needs_its_input_resized(tflite_c):
     with pytest.raises(ModelError) as info:  # the signature is [-1, -1]; [1, 1] is too short for its STFT
         get_runtime("litert").load(path, RuntimeOptions())
     assert info.value.hint == (
-        "input 0 'serving_default_input:0' [?, ?] has dynamic dimensions; pass input_shapes to load()"
+        "input 0 'serving_default_input:0' [?, ?] has dynamic dimensions: give the shape to run it with, "
+        "--input-shape 1,16000 on the command line or 'input: {shape: [...], dtype: ...}' in the model's entry "
+        "YAML (docs/models.md)"
     )
     session = get_runtime("litert").load(path, RuntimeOptions(), input_shapes=[[1, 1760]])
     assert session.inputs[0].shape == (1, 1760)

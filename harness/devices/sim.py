@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.analysis import analyze
 from harness.analysis.profile import ModelProfile
+from harness.analysis.signature import signature
 from harness.core.errors import ModelError
 from harness.core.seeding import seeded_rng
 from harness.core.units import Duration, Power
@@ -56,7 +57,7 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
     def _do_deploy(self, model: ModelEntry, stack: str) -> Deployment:
         self._do_close()
         paths = [*model.stage_paths(), model.artifact_path()]
-        shapes = [s.input.shape if s.input else None for s in [*model.stages, model]]  # fixes dynamic dims
+        shapes = [s.input.shape if s.input else None for s in model.stages] + [_dynamic_input_shape(model)]
         profile = ModelProfile.combine([analyze(p) for p in paths])
         self.prediction = self.cost_model.predict(profile, self.target, stack)
         runtime = get_runtime(HOST_RUNTIME[model.format])
@@ -130,6 +131,15 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
         for s in self._sessions:
             s.close()
         self._sessions, self._inputs = [], []
+
+
+def _dynamic_input_shape(model: ModelEntry) -> list[int] | None:
+    """The entry's declared input shape when the file leaves dimensions open (else the file's own shape holds, and
+    a differing declaration is reported by ``_check_declared``)."""
+    if model.input is None:
+        return None
+    inputs, _ = signature(model.artifact_path())
+    return list(model.input.shape) if inputs and inputs[0].dynamic else None
 
 
 def _check_declared(model: ModelEntry, session: Session) -> None:

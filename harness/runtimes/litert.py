@@ -217,9 +217,9 @@ class LiteRTSession(CheckedSession):
         ]
         hint = None
         if dynamic and self._input_shapes is None:
-            hint = (f"{', '.join(dynamic)} has dynamic dimensions: give the shape to run it with as "
-                    "'input: {shape: [...], dtype: ...}' in the model's entry YAML (docs/models.md) and pass "
-                    "--model path/to/entry.yaml")
+            hint = (f"{', '.join(dynamic)} has dynamic dimensions: give the shape to run it with, "
+                    "--input-shape 1,16000 on the command line or 'input: {shape: [...], dtype: ...}' in the "
+                    "model's entry YAML (docs/models.md)")
         return ModelError(f"{self.model_path}: LiteRT cannot allocate tensors: {exc}", hint=hint)
 
     def _resize(self, interpreter: Any, details: list[dict[str, Any]]) -> None:

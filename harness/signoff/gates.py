@@ -106,4 +106,6 @@ def _num(value: float | None) -> str:
         return "n/a"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    if float(value).is_integer():
+        return f"{int(value):,}"  # a count (bytes, clips) is shown whole
     return significant(value, 4)
