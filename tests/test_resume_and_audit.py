@@ -207,3 +207,21 @@ def test_two_bench_sessions_cannot_resume_one_run_directory_at_once(tmp_path: Pa
             code, out, err = harness(*args, "--port", other.url, "--resume", str(run_dir))
     assert code == 2 and "in use by another harness process" in err and "Traceback" not in out + err
     assert (run_dir / "raw" / "latency_windows__mlperf-dscnn-kws__mcu.jsonl").read_bytes() == windows
+
+
+def test_a_run_that_failed_before_measuring_is_marked_failed_and_verify_notes_it(tmp_path: Path) -> None:
+    from harness.core.paths import models_dir
+    from harness.registry.models import ModelRegistry
+
+    results = Path(os.environ["HARNESS_RESULTS"])
+    run("run", "--model", "mww-alexa", "--target", "mcu", "--runs", "20")  # a recorded run beside it
+    dynamic = ModelRegistry(models_dir()).get("oww-alexa").stage_paths()[0]  # needs --input-shape
+    code, out, err = harness("run", "--model", str(dynamic), "--target", "mcu", "--runs", "5")
+    assert code == 2 and "dynamic dimensions" in err and "Traceback" not in out + err
+    (failed,) = [p for p in results.iterdir() if p.is_dir() and
+                 json.loads((p / "status.json").read_text())["status"] == "failed"]
+    status = json.loads((failed / "status.json").read_text())
+    assert "cannot allocate tensors" in status["error"] and "--input-shape" in status["error_hint"]
+    assert "--resume" in status["hint"]
+    code, out = verify(results)
+    assert code == 0 and f"note: {failed}: a failed run, not in the ledger" in out

@@ -138,7 +138,8 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
             write_status(run, job, "interrupted", hint=resume_hint(run, job))
             raise
         except HarnessError as e:
-            write_status(run, job, "failed", error=e.message, log=str(e.log_path) if e.log_path else None,
+            write_status(run, job, "failed", error=e.message, error_hint=e.hint,
+                         log=str(e.log_path) if e.log_path else None,
                          hint=f"fix the cause, then: {resume_hint(run, job)}")
             raise
         except Exception as e:
