@@ -13,8 +13,10 @@ from harness.cli.common import (
     allow_unpinned_option,
     echo_not_measured,
     echo_verdict,
+    input_shape_option,
     json_option,
     models,
+    parse_input_shapes,
     progress_bar,
     results_folder,
     results_option,
@@ -43,10 +45,12 @@ from harness.runs.summary import run_summary
 @results_option
 @allow_unpinned_option
 @json_option
+@input_shape_option
 @click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted evaluation; scored chunks of clips are kept.")
 def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: int, min_speakers: int,
-            seed: int, results: Path | None, allow_unpinned: bool, resume: Path | None, as_json: bool) -> None:
+            seed: int, results: Path | None, allow_unpinned: bool, resume: Path | None, as_json: bool,
+            input_shapes: tuple[str, ...]) -> None:
     """Score every clip of a corpus and break accuracy down by group, with intervals.
 
     \b
@@ -71,6 +75,7 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
             click.secho(f"warning: model '{name}' is left out: {exc.message}", fg="yellow", err=True)
     plan = validate(Plan, {"name": "eval", "description": "evaluation from the command line", "models": names,
                            "targets": [], "corpus": corpus, "seed": seed,
+                           "input_shapes": parse_input_shapes(input_shapes, names),
                            "evaluation": {"workers": workers, "min_clips": min_clips, "min_speakers": min_speakers}},
                     "the command line options (--model, --corpus, --workers, --min-clips, --min-speakers, --seed)")
     ctx = Context(models=registry, targets=targets(), results=results_folder(results))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.signature import signature
 from harness.core.errors import ConfigError
 from harness.evaluation.streaming import StreamingRules, smooth
 from harness.frontends import get_frontend
@@ -41,7 +42,9 @@ class Scorer(ABC):
             runtime.load(p, options, input_shapes=[s.input.shape] if s.input else None)
             for s, p in zip(entry.stages, stage_paths, strict=True)
         ]
-        self.session = runtime.load(entry.artifact_path(), options)
+        dynamic = entry.input is not None and any(t.dynamic for t in signature(entry.artifact_path())[0][:1])
+        self.session = runtime.load(entry.artifact_path(), options,
+                                    input_shapes=[entry.input.shape] if dynamic and entry.input else None)
         self.frontend = self._frontend()
         self.feature_key = (entry.frontend, *(str(p) for p in stage_paths))
 

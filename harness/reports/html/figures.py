@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from harness.evaluation.det import literal
 from harness.power.trace import Trace
 
 DPI = 90
@@ -37,7 +38,7 @@ def latency_figure(samples: dict[str, pd.Series], budget_ms: float | None, targe
     ax = fig.add_subplot()
     ax.boxplot([samples[n].to_numpy(dtype=float) for n in names], whis=(1, 99), showfliers=True,
                flierprops={"markersize": 2}, **HORIZONTAL)
-    ax.set_yticks(np.arange(1, len(names) + 1), names)
+    ax.set_yticks(np.arange(1, len(names) + 1), [literal(n) for n in names])
     ax.invert_yaxis()  # the first model on top, as in the tables
     if budget_ms is not None and np.isfinite(budget_ms):
         ax.axvline(budget_ms, color="tab:red", linestyle="--", label=f"budget {budget_ms:g} ms")
@@ -92,8 +93,9 @@ def tradeoff_figure(tables: dict[str, pd.DataFrame], cutoff: float | None, model
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for attribute, table in tables.items():
         valid = table.dropna(subset=["gap"])
-        line = left.plot(100 * valid["frr"], 100 * valid["gap"], marker=".", markersize=3, label=f"by {attribute}")[0]
-        right.plot(valid["threshold"], 100 * valid["gap"], color=line.get_color(), label=f"gap by {attribute}")
+        line = left.plot(100 * valid["frr"], 100 * valid["gap"], marker=".", markersize=3,
+                         label=literal(f"by {attribute}"))[0]
+        right.plot(valid["threshold"], 100 * valid["gap"], color=line.get_color(), label=literal(f"gap by {attribute}"))
         if cutoff is not None:
             at = valid[np.isclose(valid["threshold"], cutoff)]
             if not at.empty:
@@ -107,7 +109,7 @@ def tradeoff_figure(tables: dict[str, pd.DataFrame], cutoff: float | None, model
                   label=f"cutoff {cutoff:g}")
     left.set_xlabel("overall false rejection rate (%)")
     left.set_ylabel("worst - best group FRR (percentage points)")
-    left.set_title(f"{model}: fairness-accuracy trade-off")
+    left.set_title(literal(f"{model}: fairness-accuracy trade-off"))
     right.set_xlabel("decision threshold")
     right.set_ylabel("%")
     right.set_title("FRR and group gap by threshold")
