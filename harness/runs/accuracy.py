@@ -22,9 +22,8 @@ from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
-from harness.runs.efficiency import PairResult
 from harness.runs.evaluation import write_device_evaluation
-from harness.runs.job import DeviceAccuracy, Job
+from harness.runs.job import DeviceAccuracy, Job, PairResult
 from harness.runs.settings import device_settings, fairness_settings
 from harness.runtimes.inputs import ModelInput, mlperf_dataset, seeded_inputs
 

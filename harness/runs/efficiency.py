@@ -6,9 +6,6 @@ latency alone); rows already in ``raw/efficiency_rows.jsonl`` are kept and not m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pandas as pd
 
 from harness.core.progress import Progress
@@ -22,16 +19,8 @@ from harness.reports.efficiency import DEVICE_MD_COLUMNS, DEVICE_NOTES, MD_COLUM
 from harness.reports.tables import write_table
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
-from harness.runs.job import Job
+from harness.runs.job import Job, PairResult
 from harness.runs.settings import device_settings
-
-
-@dataclass(frozen=True)
-class PairResult:
-    """What a measured pair leaves besides its row: the device's summary and the resets it survived."""
-
-    summary: dict[str, Any]
-    resets: int
 
 
 def measure_pairs(run: RunDirectory, job: Job, progress: Progress | None = None) -> list[PairResult]:

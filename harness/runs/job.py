@@ -61,6 +61,14 @@ class Session:
 
 
 @dataclass(frozen=True)
+class PairResult:
+    """What a measured pair leaves besides its row: the device's summary and the resets it survived."""
+
+    summary: dict[str, Any]
+    resets: int
+
+
+@dataclass(frozen=True)
 class Job:
     plan: Plan
     models: Sequence[ModelEntry]

@@ -26,9 +26,9 @@ from harness.reports.documents import write_documents
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory, new_run_id
 from harness.runs.accuracy import measure_accuracy
-from harness.runs.efficiency import PairResult, measure_pairs
+from harness.runs.efficiency import measure_pairs
 from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation
-from harness.runs.job import Attachment, Job
+from harness.runs.job import Attachment, Job, PairResult
 from harness.runs.manifest import build_manifest
 from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
