@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "signoff": ("signoff", "Gate a run directory and write signoff.json and signoff.md into it."),
     "report": ("report", "Write model cards and report.html from a run directory's tables."),
     "compare": ("compare", "Compare RUN_B against the baseline RUN_A: latency, energy, per-group detection."),
+    "compare-models": ("compare_models", "Compare variants of one network (e.g. float32 and int8) with the first, "
+                                         "clip by clip."),
     "verify": ("verify", "Audit RESULTS (default results/): ledger links and recorded file hashes."),
 }
 

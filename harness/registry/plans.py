@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.registry.yamlio import load
 
@@ -75,6 +75,9 @@ class Plan(_Strict):
     fleet: Fleet = Fleet()
     policy: str | None = Field(default=None, description="sign-off policy YAML, relative to the plan; "
                                "unset: plans/policy-default.yaml")
+    paired_baseline: str | None = Field(
+        default=None, description="a model of the plan (e.g. the float32 original) every other evaluated model is "
+                                  "compared with clip by clip (model_comparison.csv); unset: no paired comparison")
     source_file: str = ""
 
     @field_validator("models", "targets")
@@ -84,6 +87,13 @@ class Plan(_Strict):
         if twice:
             raise ValueError(f"listed more than once: {', '.join(twice)} (each pair would be measured twice)")
         return names
+
+    @model_validator(mode="after")
+    def _baseline_is_a_model(self) -> Plan:
+        if self.paired_baseline is not None and self.paired_baseline not in self.models:
+            raise ValueError(f"paired_baseline '{self.paired_baseline}' is not one of the plan's models "
+                             f"({', '.join(self.models)})")
+        return self
 
     def policy_path(self) -> Path | None:
         """The policy file, resolved against the plan's folder (None: the default policy)."""

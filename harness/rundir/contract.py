@@ -56,6 +56,7 @@ EFFICIENCY = Table("efficiency")
 FAIRNESS = Table("fairness")
 CONFUSION = Table("confusion")
 CARBON = Table("carbon")
+MODEL_COMPARISON = Table("model_comparison")  # variants of one network against a baseline, clip by clip
 
 
 def mode_summary(mode: str) -> str:

@@ -11,12 +11,14 @@ from typing import Any
 
 import pandas as pd
 
+from harness.compare.models import compare_variants, write_model_comparison
 from harness.core.errors import ConfigError
 from harness.core.paths import cache_dir
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, load_corpus
 from harness.evaluation.engine import EvalSettings, evaluate
 from harness.evaluation.kws_inputs import STEPS_COLUMNS, device_predictions
+from harness.evaluation.paired import PairedSettings
 from harness.evaluation.scoring import WakeWordScorer
 from harness.evaluation.streaming import StreamingRules
 from harness.registry.models import ModelEntry, Task
@@ -133,3 +135,13 @@ def _rules(entries: list[ModelEntry], settings: EvalSettings) -> dict[str, Strea
             scorer.close()
     return rules
 
+
+
+def run_variant_comparison(run: RunDirectory, entries: list[ModelEntry], baseline: str, corpus: Corpus,
+                           settings: PairedSettings) -> None:
+    """model_comparison.csv|md|json: every other evaluated model against ``baseline`` on the run's clips, beside
+    the efficiency rows already measured."""
+    predictions = pd.read_parquet(run.path / contract.PREDICTIONS)
+    tasks = {e.name: e.task.value for e in entries}
+    comparison = compare_variants(run.path, predictions, tasks, baseline, corpus.group_columns, settings)
+    write_model_comparison(run.path, run.run_id, comparison, settings)

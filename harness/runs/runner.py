@@ -27,12 +27,12 @@ from harness.rundir import contract
 from harness.rundir.directory import RunDirectory, new_run_id
 from harness.runs.accuracy import measure_accuracy
 from harness.runs.efficiency import measure_pairs
-from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation
+from harness.runs.evaluation import evaluable, resolve_corpus, run_evaluation, run_variant_comparison
 from harness.runs.job import Attachment, Job, PairResult
 from harness.runs.manifest import build_manifest
 from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
-from harness.runs.settings import eval_settings, fairness_settings
+from harness.runs.settings import eval_settings, fairness_settings, paired_settings
 from harness.runs.status import command_of, resume_hint, write_status
 from harness.signoff import load_policy, signoff_run
 
@@ -171,6 +171,9 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     if corpus is not None and (evaluable(list(job.models)) or not job.targets):
         notes += run_evaluation(run, evaluable(list(job.models)), corpus, eval_settings(plan),
                                 fairness_settings(plan), backend=HOST_BACKEND, progress=progress)
+        if plan.paired_baseline is not None:
+            baseline = job.models[plan.models.index(plan.paired_baseline)].name
+            run_variant_comparison(run, evaluable(list(job.models)), baseline, corpus, paired_settings(plan))
     policy = load_policy(plan.policy_path())
     if job.targets and job.session is None:  # a deployment decision needs efficiency on a target
         if progress:

@@ -9,6 +9,7 @@ from harness.core.progress import Progress
 from harness.devices.factory import DeviceSettings
 from harness.dut.modes import MLPERF
 from harness.evaluation.engine import EvalSettings
+from harness.evaluation.paired import PairedSettings
 from harness.registry.plans import Plan
 from harness.registry.targets import TargetProfile
 from harness.reports.fairness import FairnessSettings
@@ -38,3 +39,9 @@ def fairness_settings(plan: Plan) -> FairnessSettings:
     e = plan.evaluation
     return FairnessSettings(confidence=e.confidence, min_clips=e.min_clips, min_speakers=e.min_speakers,
                             n_boot=e.n_boot, seed=plan.seed)
+
+
+def paired_settings(plan: Plan) -> PairedSettings:
+    e = plan.evaluation
+    return PairedSettings(confidence=e.confidence, n_boot=e.n_boot, seed=plan.seed, min_clips=e.min_clips,
+                          min_speakers=e.min_speakers)

@@ -1,0 +1,72 @@
+"""``harness compare-models`` end to end on real float32/int8 variants of one keyword spotter (tests/kws_variants.py):
+the paired table is recomputed here from the run's own predictions and efficiency rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from kws_fixture import CORPUS
+from kws_variants import build_variants
+
+from harness.cli import _register, cli
+
+_register()
+N_BOOT = 200
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("variants")
+    variants = build_variants(directory)
+    spec = f"{variants.entries['kws-f32']},{variants.entries['kws-i8']}"
+    result = CliRunner().invoke(cli, ["compare-models", spec, "--corpus", CORPUS, "--target", "mcu", "--workers", "1",
+                                      "--min-clips", "3", "--min-speakers", "2", "--n-boot", str(N_BOOT),
+                                      "--results", str(directory / "results")], catch_exceptions=False)
+    assert result.exit_code in (0, 1, 2), result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def test_accuracy_differences_are_the_variants_own_counts_on_the_same_clips(compared: Path) -> None:
+    predictions = pd.read_parquet(compared / "raw" / "predictions.parquet")
+    wide = predictions.pivot(index="clip_id", columns="model", values="correct").astype(float)
+    accents = predictions.drop_duplicates("clip_id").set_index("clip_id")["accent"]
+    table = pd.read_csv(compared / "model_comparison.csv")
+    acc = table[(table["kind"] == "accuracy") & (table["metric"] == "accuracy")]
+    overall = acc[acc["attribute"] == "overall"].iloc[0]
+    assert overall["baseline"] == "kws-f32" and overall["variant"] == "kws-i8"
+    assert overall["difference"] == pytest.approx(wide["kws-i8"].mean() - wide["kws-f32"].mean())
+    for _, row in acc[acc["attribute"] == "accent"].iterrows():
+        clips = accents.index[accents == row["group"]]
+        assert row["n"] == len(clips)
+        assert row["baseline_value"] == pytest.approx(wide.loc[clips, "kws-f32"].mean())
+        assert row["variant_value"] == pytest.approx(wide.loc[clips, "kws-i8"].mean())
+        assert row["ci_low"] <= row["difference"] + 1e-12 and row["difference"] <= row["ci_high"] + 1e-12
+
+
+def test_efficiency_differences_come_from_the_efficiency_rows_with_their_provenance(compared: Path) -> None:
+    eff = pd.read_csv(compared / "efficiency.csv").set_index("model")
+    table = pd.read_csv(compared / "model_comparison.csv")
+    energy = table[(table["kind"] == "efficiency") & (table["metric"] == "energy_mj_per_inference")].iloc[0]
+    a, b = eff.loc["kws-f32"], eff.loc["kws-i8"]
+    assert energy["target"] == "mcu"
+    assert energy["difference"] == pytest.approx(b["energy_mj_per_inference"] - a["energy_mj_per_inference"])
+    assert energy["provenance"] == f"{a['provenance']} vs {b['provenance']}"
+    assert energy["ci_low"] == pytest.approx(b["energy_mj_per_inference_low"] - a["energy_mj_per_inference_high"])
+    assert energy["ci_high"] == pytest.approx(b["energy_mj_per_inference_high"] - a["energy_mj_per_inference_low"])
+    size = table[(table["kind"] == "efficiency") & (table["metric"] == "model_bytes")].iloc[0]
+    assert size["difference"] == size["ci_low"] == size["ci_high"] == b["model_bytes"] - a["model_bytes"]
+    assert size["difference"] < 0  # int8 weights take a quarter of the float32 bytes
+
+
+def test_one_sentence_per_target_names_the_saving_and_the_worst_group(compared: Path) -> None:
+    meta = json.loads((compared / "model_comparison.json").read_text())["meta"]
+    assert meta["baseline"] == "kws-f32" and meta["variants"] == ["kws-i8"] and meta["n_boot"] == N_BOOT
+    (answer,) = meta["answers"]
+    assert answer["target"] == "mcu"
+    assert answer["sentence"].startswith("kws-i8 saves ") and " mJ per inference on mcu" in answer["sentence"]
+    assert "points of accuracy" in answer["sentence"] and "paired interval" in answer["sentence"]
+    assert (compared / "model_comparison.md").read_text().startswith("# Variants against kws-f32")
