@@ -64,6 +64,15 @@ class Fairness(_Strict):
     min_speakers: int = Field(default=5, ge=1)
 
 
+class Quantization(_Strict):
+    """How much a variant (e.g. the int8 deployment) may worsen any group against its paired baseline."""
+
+    max_group_drop_points: float | None = Field(
+        default=None, gt=0, le=100, description="percentage points; decided on the paired interval; unset: not gated")
+    metrics: list[Literal["accuracy", "detection_rate"]] = Field(
+        default_factory=lambda: ["accuracy", "detection_rate"], description="rates whose drop is gated")
+
+
 class Evidence(_Strict):
     power: float = Field(default=0.8, gt=0, lt=1, description="power of the extra-samples estimate")
 
@@ -111,6 +120,7 @@ class Policy(_Strict):
     accuracy: Accuracy = Accuracy()
     models: dict[str, Accuracy] = Field(default_factory=dict, description="model -> thresholds over the defaults")
     fairness: Fairness = Fairness()
+    quantization: Quantization = Quantization()
     evidence: Evidence = Evidence()
     publication: Publication = Publication()
     checklist: list[ChecklistItem] = Field(default_factory=list)

@@ -24,6 +24,7 @@ from harness.signoff.efficiency import efficiency_gates
 from harness.signoff.fairness import fairness_gates, missing_attributes
 from harness.signoff.gates import Gate
 from harness.signoff.policy import Policy
+from harness.signoff.quantization import quantization_gates
 from harness.signoff.waivers import apply_waivers
 from harness.signoff.writer import write_signoff
 
@@ -80,6 +81,7 @@ def evaluate(run_dir: Path, policy: Policy, today: date | None = None) -> Signof
             notes.append(f"policy attributes the corpus does not vary, so they are not gated: {', '.join(absent)}")
     else:
         notes.append("no fairness.csv: accuracy and fairness were not evaluated in this run")
+    gates += quantization_gates(run.path, policy)
     skipped = _not_evaluated(run, fairness.is_file())
     if skipped:
         gates += not_evaluated_gates(_models(run, efficiency), policy)
