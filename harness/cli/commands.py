@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "Compare RUN_B against the baseline RUN_A: latency, energy, per-group detection."),
     "compare-models": ("compare_models", "Compare variants of one network (e.g. float32 and int8) with the first, "
                                          "clip by clip."),
+    "parity": ("parity", "Run variants of one network in every runtime that reads them; compare every pair of runs."),
     "verify": ("verify", "Audit RESULTS (default results/): ledger links and recorded file hashes."),
 }
 
