@@ -70,3 +70,22 @@ def test_one_sentence_per_target_names_the_saving_and_the_worst_group(compared: 
     assert answer["sentence"].startswith("kws-i8 saves ") and " mJ per inference on mcu" in answer["sentence"]
     assert "points of accuracy" in answer["sentence"] and "paired interval" in answer["sentence"]
     assert (compared / "model_comparison.md").read_text().startswith("# Variants against kws-f32")
+
+
+def test_the_variants_card_has_the_quantization_section_with_the_tables_numbers(compared: Path) -> None:
+    card = (compared / "model_cards" / "kws-i8.md").read_text()
+    assert "### Quantization effect by group" in card
+    overall = pd.read_csv(compared / "model_comparison.csv").query("kind == 'accuracy' and metric == 'accuracy' "
+                                                                   "and attribute == 'overall'").iloc[0]
+    points = f"{overall['difference'] * 100:.2g}"
+    line = next(x for x in card.splitlines() if x.startswith("| overall | all |"))
+    assert f"| {points} [" in line.replace("-0 [", "0 [") or f"| {float(points):g} [" in line
+    baseline_card = (compared / "model_cards" / "kws-f32.md").read_text()
+    assert "This model is the baseline of the paired comparison" in baseline_card
+
+
+def test_the_report_plots_the_change_per_group(compared: Path) -> None:
+    html = (compared / "report.html").read_text()
+    assert '<h2 id="quantization">Quantization effect by group</h2>' in html
+    assert "speaker-level paired bootstrap intervals (model_comparison.csv)" in html
+    assert html.count("data:image/png;base64,") >= 1

@@ -16,6 +16,7 @@ from harness.reports.cards.facts import ModelFacts, gather
 from harness.reports.cards.markdown import body
 from harness.reports.cards.mct import mct_json
 from harness.reports.cards.pseudonym import salt_for
+from harness.reports.quantization import card_section
 from harness.reports.run_tables import RunTables
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
@@ -52,7 +53,9 @@ def write_model_cards(run_dir: Path, *, min_group_size: int = DEFAULT_MIN_GROUP_
         meta = front_matter.front_matter(facts, corpus=ctx.corpus_name, run_id=ctx.run_id,
                                          confidence=ctx.confidence)
         md_name = f"{facts.name}.md"
-        written.append(run.write_text(f"{CARDS_DIR}/{md_name}", front_matter.render(meta) + "\n" + body(facts, ctx)))
+        quantization = card_section(tables.path, facts.name, min_group_size)
+        written.append(run.write_text(f"{CARDS_DIR}/{md_name}",
+                                      front_matter.render(meta) + "\n" + body(facts, ctx, quantization)))
         twin = json.dumps(mct_json(facts, ctx, md_name), indent=2, ensure_ascii=False) + "\n"
         written.append(run.write_text(f"{CARDS_DIR}/{facts.name}.json", twin))
     return written

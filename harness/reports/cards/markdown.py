@@ -334,11 +334,13 @@ def _caveats(facts: ModelFacts, ctx: CardContext) -> list[str]:
     return lines
 
 
-def body(facts: ModelFacts, ctx: CardContext) -> str:
+def body(facts: ModelFacts, ctx: CardContext, quantization: list[str] | None = None) -> str:
+    """The card; ``quantization`` is its "Quantization effect by group" section (reports/quantization.py)."""
     sections = [
         [f"# Model card: {facts.name}", ""],
         _details(facts, ctx), _intended_use(facts), _factors(facts, ctx), _metrics(facts, ctx),
-        _evaluation_data(ctx), _training_data(facts), _quantitative(facts, ctx), _ethics(facts, ctx),
+        _evaluation_data(ctx), _training_data(facts), _quantitative(facts, ctx), quantization or [],
+        _ethics(facts, ctx),
         _caveats(facts, ctx),
     ]
-    return "\n".join("\n".join(s).rstrip("\n") + "\n" for s in sections)
+    return "\n".join("\n".join(s).rstrip("\n") + "\n" for s in sections if s)

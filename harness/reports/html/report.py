@@ -20,6 +20,7 @@ from harness.reports.html.sections import (
     signoff_section,
 )
 from harness.reports.model_card import DEFAULT_MIN_GROUP_SIZE, registry_entries
+from harness.reports.quantization import TITLE, report_section
 from harness.reports.run_tables import RunTables
 from harness.rundir.directory import RunDirectory
 
@@ -65,12 +66,13 @@ def page(tables: RunTables, min_group_size: int) -> dict[str, Any]:
         "power": power,
         "flat_power": flat_power,
         "models": [model_section(tables, m, entries[m], predictions, scores, min_group_size) for m in evaluated],
+        "quantization": report_section(tables.path),
         "not_evaluated": [m for m in tables.model_names if m not in evaluated] if evaluated else [],
     }
 
 
 def render(data: dict[str, Any]) -> str:
-    return _environment().get_template(TEMPLATE).render(**data)
+    return _environment().get_template(TEMPLATE).render(quantization_title=TITLE, **data)
 
 
 def write_report(run_dir: Path, *, min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> Path:
