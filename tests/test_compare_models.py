@@ -13,9 +13,16 @@ from kws_fixture import CORPUS
 from kws_variants import build_variants
 
 from harness.cli import _register, cli
+from harness.compare.models import compare_variants
+from harness.core.errors import ConfigError
+from harness.evaluation.paired import PairedSettings
+from harness.registry.plans import Plan
+from harness.registry.yamlio import validate
+from harness.signoff.gates import decide
 
 _register()
 N_BOOT = 200
+LIMIT = 5
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +30,12 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("variants")
     variants = build_variants(directory)
     spec = f"{variants.entries['kws-f32']},{variants.entries['kws-i8']}"
+    policy = directory / "policy.yaml"
+    policy.write_text(f"name: q\nchecklist: []\nquantization: {{max_group_drop_points: {LIMIT}}}\n")
     result = CliRunner().invoke(cli, ["compare-models", spec, "--corpus", CORPUS, "--target", "mcu", "--workers", "1",
                                       "--min-clips", "3", "--min-speakers", "2", "--n-boot", str(N_BOOT),
-                                      "--results", str(directory / "results")], catch_exceptions=False)
+                                      "--policy", str(policy), "--results", str(directory / "results")],
+                                catch_exceptions=False)
     assert result.exit_code in (0, 1, 2), result.output
     return Path(result.stdout.strip().splitlines()[-1])
 
@@ -89,3 +99,35 @@ def test_the_report_plots_the_change_per_group(compared: Path) -> None:
     assert '<h2 id="quantization">Quantization effect by group</h2>' in html
     assert "speaker-level paired bootstrap intervals (model_comparison.csv)" in html
     assert html.count("data:image/png;base64,") >= 1
+
+
+def test_signoff_gates_every_group_on_its_paired_interval_under_the_runs_policy(compared: Path) -> None:
+    table = pd.read_csv(compared / "model_comparison.csv")
+    rows = table[(table["kind"] == "accuracy") & (table["metric"] == "accuracy")]
+    gates = {g["id"]: g for g in json.loads((compared / "signoff.json").read_text())["gates"]
+             if g["kind"] == "quantization"}
+    assert len(gates) == len(rows)
+    for _, r in rows.iterrows():
+        where = "overall" if r["attribute"] == "overall" else f"{r['attribute']}={r['group']}"
+        g = gates[f"quantization/kws-i8/{where}/accuracy"]
+        assert (g["value"], g["ci_low"], g["ci_high"]) == pytest.approx((r["harm"] * 100, r["harm_low"] * 100,
+                                                                         r["harm_high"] * 100))
+        expected = decide(r["harm_low"] * 100, r["harm_high"] * 100, LIMIT, "<=")
+        assert g["status"] == (expected.value if r["sufficient"] or expected.value == "INSUFFICIENT_EVIDENCE"
+                               else "INSUFFICIENT_EVIDENCE")
+
+
+def test_one_model_is_not_a_comparison(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["compare-models", "kws-f32", "--corpus", CORPUS])
+    assert result.exit_code == 2 and "at least one variant" in result.output
+
+
+def test_a_baseline_outside_the_plan_is_refused_with_the_field() -> None:
+    with pytest.raises(ConfigError, match="paired_baseline 'c' is not one of the plan's models"):
+        validate(Plan, {"name": "p", "models": ["a", "b"], "paired_baseline": "c"}, "test plan")
+
+
+def test_variants_of_another_task_are_refused(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"model": ["a", "b"], "clip_id": ["c", "c"]})
+    with pytest.raises(ConfigError, match="do not have the task of 'a'"):
+        compare_variants(tmp_path, frame, {"a": "kws", "b": "wake_word"}, "a", [], PairedSettings())

@@ -25,6 +25,7 @@ from harness.registry.yamlio import validate
 from harness.rundir import contract
 from harness.runs.runner import Context, run_plan
 from harness.runs.summary import run_summary
+from harness.signoff import load_policy
 
 
 @click.command("compare-models")
@@ -41,13 +42,15 @@ from harness.runs.summary import run_summary
               help="Groups with fewer speakers are marked insufficient evidence.")
 @click.option("--n-boot", type=click.IntRange(2, 1_000_000), default=1000, show_default=True,
               help="Speaker-bootstrap replicates of every paired interval.")
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Sign-off policy YAML (e.g. with quantization.max_group_drop_points). Default: the default policy.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the bootstrap and the measurements.")
 @results_option
 @allow_unpinned_option
 @json_option
 def command(model_list: str, corpus: str, target_names: tuple[str, ...], workers: int, min_clips: int,
-            min_speakers: int, n_boot: int, seed: int, results: Path | None, allow_unpinned: bool,
-            as_json: bool) -> None:
+            min_speakers: int, n_boot: int, policy_path: Path | None, seed: int, results: Path | None,
+            allow_unpinned: bool, as_json: bool) -> None:
     """Compare variants of one network (e.g. float32 and int8) with the first, clip by clip.
 
     \b
@@ -63,14 +66,17 @@ def command(model_list: str, corpus: str, target_names: tuple[str, ...], workers
     if len(names) < 2:
         raise click.BadParameter("give the baseline and at least one variant, separated by commas",
                                  param_hint="BASELINE,VARIANT")
+    if policy_path is not None:
+        load_policy(policy_path)  # an invalid policy is reported before anything is measured
     registry = models(allow_unpinned)
     plan = validate(Plan, {"name": "compare-models", "description": "paired comparison of model variants",
                            "models": names, "targets": list(target_names), "corpus": corpus, "seed": seed,
                            "paired_baseline": names[0],
+                           "policy": str(policy_path.resolve()) if policy_path else None,
                            "evaluation": {"workers": workers, "min_clips": min_clips, "min_speakers": min_speakers,
                                           "n_boot": n_boot}},
                     "the command line (BASELINE,VARIANT, --corpus, --target, --workers, --min-clips, --min-speakers, "
-                    "--n-boot, --seed)")
+                    "--n-boot, --policy, --seed)")
     ctx = Context(models=registry, targets=targets(), results=results_folder(results))
     with progress_bar("compare-models") as update:
         run_dir = run_plan(plan, ctx, progress=update)
