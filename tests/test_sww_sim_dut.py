@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.core.errors import DeviceTimeout
+from harness.core.errors import ConfigError, DeviceTimeout
 from harness.core.paths import models_dir, targets_dir
 from harness.core.transcript import Transcript
 from harness.corpus.directory import load_corpus
@@ -166,3 +166,29 @@ def test_a_stalled_play_times_out_naming_the_transcript(sd_card, tmp_path: Path)
             with pytest.raises(DeviceTimeout, match="did not finish 'play") as caught:
                 board.play(wav, 0.2, margin_s=0.3)
     assert caught.value.log_path == tmp_path / "t.log"
+
+
+def test_an_openwakeword_model_runs_in_the_rig_with_its_front_end_stages_in_the_latency(sd_card,
+                                                                                        tmp_path: Path) -> None:
+    card, wav = sd_card
+    entry = ModelRegistry(models_dir()).get("oww-alexa")
+    with SimSwwRig(entry, TargetRegistry(targets_dir()).get("rpi4-camera"), card) as rig:
+        assert rig.detector.latency_source.endswith("model and front-end stages (melspectrogram, embedding)")
+        with InterfaceBoard(rig.board_url, Transcript(tmp_path / "t.log")) as board:
+            capture = play_stream(board, wav, 30.0, settle_s=0)
+        host = host_detection_times(rig.scorer, left_slot(card / wav))
+    assert capture.detections_ms[0] == 80  # the first 80 ms step has arrived
+    assert [s - capture.detections_ms[0] for s in capture.detections_ms[1:]] == expected_stamps(
+        host, 1280, rig.detector.latency_s)
+    assert capture.duty.period_s == pytest.approx(0.080)
+
+
+def test_a_dut_too_slow_for_its_frames_is_a_clear_error(sd_card) -> None:
+    card, _ = sd_card
+    with pytest.raises(ConfigError, match=r"a mcu DUT cannot keep up with mlperf-sww01: 47\.1 ms per 32 ms frame"):
+        SimSwwRig(ModelRegistry(models_dir()).get("mlperf-sww01"), TargetRegistry(targets_dir()).get("mcu"), card)
+    with pytest.raises(ConfigError, match="runs wake-word models"):
+        SimSwwRig(ModelRegistry(models_dir()).get("mlperf-dscnn-kws"), TargetRegistry(targets_dir()).get("mcu"), card)
+    with pytest.raises(ConfigError, match="SD-card folder does not exist"):
+        SimSwwRig(ModelRegistry(models_dir()).get("mww-alexa"), TargetRegistry(targets_dir()).get("mcu"),
+                  card / "absent")

@@ -13,6 +13,7 @@ from types import TracebackType
 import numpy as np
 
 from harness.analysis import analyze
+from harness.analysis.profile import ModelProfile
 from harness.core.errors import ConfigError
 from harness.costmodel.model import CostModel, default_cost_model
 from harness.dut.sim.faults import FaultPlan
@@ -54,11 +55,16 @@ class ScorerDetector:
     @classmethod
     def predicted(cls, scorer: WakeWordScorer, target: TargetProfile, stack: str | None = None,
                   cost_model: CostModel | None = None) -> ScorerDetector:
-        """Per-frame latency as the cost model predicts the model's inference on ``target`` (the front end is
-        not in the cost model, so this is a lower bound of the processing-pin time)."""
-        prediction = (cost_model or default_cost_model()).predict(analyze(scorer.entry.artifact_path()), target,
-                                                                   stack)
-        source = f"predicted by the cost model for {target.name} ({prediction.stack}), model only"
+        """Per-frame latency as the cost model predicts one step on ``target``: the model, and a front end that is
+        itself a model run every step (openWakeWord's mel-spectrogram and embedding stages). A DSP front end (LFBE,
+        the TFLite Micro front end) is not in the cost model, so then the figure is a lower bound of the
+        processing-pin time, and its source says so."""
+        entry = scorer.entry
+        profile = ModelProfile.combine([analyze(p) for p in [*entry.stage_paths(), entry.artifact_path()]])
+        prediction = (cost_model or default_cost_model()).predict(profile, target, stack)
+        covers = (f"model and front-end stages ({', '.join(s.name for s in entry.stages)})" if entry.stages
+                  else f"model only (front end {entry.frontend} not in the cost model)")
+        source = f"predicted by the cost model for {target.name} ({prediction.stack}), {covers}"
         return cls(scorer, prediction.latency.seconds, source, prediction.stack)
 
 
@@ -84,6 +90,14 @@ class SimSwwRig:
         if cutoff is not None:
             self.scorer.rules = replace(self.scorer.rules, cutoff=cutoff)
         self.detector = ScorerDetector.predicted(self.scorer, target, stack, cost_model)
+        frame_s = self.detector.frame_samples / SAMPLE_RATE
+        if self.detector.latency_s >= frame_s:
+            self.scorer.close()
+            per_frame_ms = self.detector.latency_s * 1e3
+            raise ConfigError(f"a {target.name} DUT cannot keep up with {entry.name}: {per_frame_ms:.1f} ms per "
+                              f"{frame_s * 1e3:g} ms frame ({self.detector.latency_source})",
+                              hint="a real DUT would drop frames; pick a faster target or stack "
+                                   f"(harness predict --model {entry.name} --target T)")
         self.wiring = WiringLog()
         power = target.power
         self.dut = SimSwwDut(self.detector, name=f"sim:{target.name}", wiring=self.wiring, idle_w=power.idle_mw / 1e3,
