@@ -23,6 +23,8 @@ from harness.dut.sim.faults import FaultPlan
 from harness.dut.sww.board import InterfaceBoard
 from harness.dut.sww.session import play_stream
 from harness.evaluation.sww_device import SimSwwRig, host_detection_times
+from harness.power.monitor import open_monitor
+from harness.power.wiring import WireEvent
 from harness.registry.models import ModelRegistry
 from harness.registry.targets import TargetRegistry
 
@@ -117,6 +119,7 @@ def sww_rig(sd_card: tuple[Path, str]) -> Iterator[SimSwwRig]:
 def test_the_sww01_reference_model_runs_in_the_rig_and_matches_the_host(sww_rig: SimSwwRig, sd_card,
                                                                        tmp_path: Path) -> None:
     card, wav = sd_card
+    before = len(sww_rig.wiring.events())
     with InterfaceBoard(sww_rig.board_url, Transcript(tmp_path / "t.log")) as board:
         capture = play_stream(board, wav, 30.0, settle_s=0)
     host = host_detection_times(sww_rig.scorer, left_slot(card / wav))
@@ -129,10 +132,10 @@ def test_the_sww01_reference_model_runs_in_the_rig_and_matches_the_host(sww_rig:
     # the DUT's draw in simulated time: active from each frame's arrival for the latency, idle between
     target = TargetRegistry(targets_dir()).get("nucleo-h7a3zi")
     idle, active = target.power.idle_mw / 1e3, target.power.active_for(sww_rig.detector.stack) / 1e3
-    events = sww_rig.wiring.events()
-    assert events[0].t_s == 0.0 and events[0].watts == idle  # powered on, idle
-    ticks = np.array([round(e.t_s * 1e5) for e in events[1:]])
-    watts = np.array([e.watts for e in events[1:]])
+    assert sww_rig.wiring.events()[0] == WireEvent(0.0, "P", idle)  # powered on, idle
+    events = sww_rig.wiring.events(before)
+    ticks = np.array([round(e.t_s * 1e5) for e in events])
+    watts = np.array([e.watts for e in events])
     n_frames = 30 * 16000 // 512
     assert watts.tolist() == [active, idle] * n_frames
     latency = round(latency_s * 1e5)
@@ -192,3 +195,22 @@ def test_a_dut_too_slow_for_its_frames_is_a_clear_error(sd_card) -> None:
     with pytest.raises(ConfigError, match="SD-card folder does not exist"):
         SimSwwRig(ModelRegistry(models_dir()).get("mww-alexa"), TargetRegistry(targets_dir()).get("mcu"),
                   card / "absent")
+
+
+def test_the_simulated_power_monitor_integrates_the_dut_over_the_stream(sww_rig: SimSwwRig, sd_card,
+                                                                        tmp_path: Path) -> None:
+    card, wav = sd_card
+    monitor = open_monitor(f"sim:{sww_rig.wiring_url}", rate_hz=100_000, voltage_v=1.8, noise=0.0, lead_s=0.0,
+                           tail_s=0.0)
+    with monitor:
+        monitor.start()
+        with InterfaceBoard(sww_rig.board_url, Transcript(tmp_path / "t.log")) as board:
+            play_stream(board, wav, 30.0, settle_s=0)
+        trace = monitor.stop()
+    target = TargetRegistry(targets_dir()).get("nucleo-h7a3zi")
+    idle, active = target.power.idle_mw / 1e3, target.power.active_for(sww_rig.detector.stack) / 1e3
+    n_frames, latency_s = 30 * 16000 // 512, round(sww_rig.detector.latency_s * 1e5) / 1e5
+    span_s = (n_frames - 1) * 0.032 + latency_s  # first frame's arrival to the last frame's end
+    assert trace.duration_s == pytest.approx(span_s, abs=2e-5)
+    expected_w = idle + (active - idle) * n_frames * latency_s / span_s
+    assert float(trace.power_w().mean()) == pytest.approx(expected_w, rel=1e-4)
