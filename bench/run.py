@@ -47,6 +47,12 @@ def serial() -> Figures:
     return serial_figures()
 
 
+def stream() -> Figures:
+    from bench.stream import stream_figures
+
+    return stream_figures()
+
+
 def demo() -> Figures:
     harness = Path(sys.executable).with_name("harness")
     t0 = time.perf_counter()
@@ -58,6 +64,7 @@ def demo() -> Figures:
 
 GROUPS: dict[str, Callable[[], Figures]] = {
     "overhead": overhead, "evaluation": evaluation, "serial": serial, "power": power, "demo": demo,
+    "stream": stream,
 }
 
 

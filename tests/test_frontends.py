@@ -44,12 +44,12 @@ def chirp(seconds: float, seed: int = 1) -> np.ndarray:
 
 
 def test_registry_names_and_unknown_name() -> None:
-    assert frontend_names() == ["micro_frontend", "mlperf_mfcc", "oww_melspec"]
+    assert frontend_names() == ["micro_frontend", "mlperf_lfbe", "mlperf_mfcc", "oww_melspec"]
     assert isinstance(get_frontend("micro_frontend"), MicroFrontEnd)
     assert isinstance(get_frontend("mlperf_mfcc", normalize=False), MfccFrontEnd)
     with pytest.raises(ConfigError) as err:
         get_frontend("mfcc")
-    assert "micro_frontend, mlperf_mfcc, oww_melspec" in str(err.value)
+    assert "micro_frontend, mlperf_lfbe, mlperf_mfcc, oww_melspec" in str(err.value)
 
 
 def test_registry_rejects_duplicates() -> None:

@@ -11,11 +11,13 @@ from harness.devices.discovery import describe_ports, joulescopes, profile_links
 
 @click.command("devices")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--probe", is_flag=True, help="Also try a TCP connection to each SSH board a target profile names.")
+@click.option("--probe", is_flag=True,
+              help="Also ask each ST-LINK serial port 'name%' (tells the MLPerf Tiny interface board from a Nucleo DUT "
+                   "on the same VID:PID) and try a TCP connection to each SSH board a target profile names.")
 def command(as_json: bool, probe: bool) -> None:
     """List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, and the Linux boards
     (ssh://) that target profiles name."""
-    rows = describe_ports() + joulescopes() + profile_links(targets().all(), probe=probe)
+    rows = describe_ports(probe=probe) + joulescopes() + profile_links(targets().all(), probe=probe)
     if as_json:
         echo_json(rows)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -34,10 +35,17 @@ _EPILOG = "\b\nFault spec (--faults), comma-separated key=value:\n" + "\n".join(
 @click.option("--stack", default=None, help="Software stack; defaults to the target's default_stack.")
 @click.option("--model-id", type=click.Choice(MODEL_IDS), default=None,
               help="m-model-[...] to report; default follows the model's task and input shape.")
+@click.option("--board", is_flag=True,
+              help="Serve the MLPerf Tiny streaming wake-word (sww01) pair instead: an enhanced interface board that "
+                   "plays WAVs from --sd-card into a DUT running the wake-word model on every frame.")
+@click.option("--sd-card", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --board: the folder standing in for the board's SD card (default: a new empty folder).")
+@click.option("--cutoff", type=click.FloatRange(0, 1), default=None,
+              help="With --board: the DUT's detection threshold instead of the model entry's decision cutoff.")
 @targets_dir_option
 def command(target_name: str, model_name: str, listen: str, mode: str, io_manager: bool, baud: int | None,
-            fault_spec: str, seed: int, stack: str | None, model_id: str | None,
-            targets_dirs: tuple[Path, ...]) -> None:
+            fault_spec: str, seed: int, stack: str | None, model_id: str | None, board: bool, sd_card: Path | None,
+            cutoff: float | None, targets_dirs: tuple[Path, ...]) -> None:
     """Serve a simulated DUT speaking the MLPerf Tiny serial protocol, byte for byte.
 
     The model runs in the real runtime (TFLite Micro on MCU-class targets); m-lap-us advances by
@@ -55,8 +63,18 @@ def command(target_name: str, model_name: str, listen: str, mode: str, io_manage
       python -c "import serial; s = serial.serial_for_url('socket://127.0.0.1:40123', timeout=1); \\
         s.write(b'name%'); print(s.read(200))"
     With --listen pty, any serial terminal opens the printed /dev/pts/N path.
+
+    \b
+    With --board (sww01 flow), it prints 'board: URL' (the interface board: name%, ls%, play F%,
+    record_detections%, print_detections%, print_dutycycle%, dut <cmd>%), 'dut: URL' (the DUT's own
+    UART: name%, profile%, start%, stop%), 'wiring: URL' (its power draw for --monitor sim:URL) and
+    'sd-card: DIR'. A play runs in simulated time: detections and duty-cycle edges are stamped from the
+    cost model's per-frame latency, so a 20-minute stream takes as long as the model takes to run over it.
     """
     plan = FaultPlan.parse(fault_spec)
+    if board:
+        _serve_board(target_name, model_name, listen, plan, stack, sd_card, cutoff, targets_dirs)
+        return
     firmware = SimulatedFirmware(targets(targets_dirs).get(target_name), models().get(model_name), mode=mode, seed=seed,
                                  stack=stack, model_id=model_id)
     _log_to_stderr()
@@ -76,9 +94,42 @@ def command(target_name: str, model_name: str, listen: str, mode: str, io_manage
         click.echo(f"sim-dut stopped; faults injected: {len(server.fault_log.events())}", err=True)
 
 
-def _log_to_stderr() -> None:
+def _serve_board(target_name: str, model_name: str, listen: str, plan: FaultPlan, stack: str | None,
+                 sd_card: Path | None, cutoff: float | None, targets_dirs: tuple[Path, ...]) -> None:
+    from harness.evaluation.sww_device import SimSwwRig  # deferred: loads the runtime
+
+    entry, target = models().get(model_name), targets(targets_dirs).get(target_name)
+    card = sd_card or Path(tempfile.mkdtemp(prefix="harness-sd-card-"))
+    rig = SimSwwRig(entry, target, card, stack=stack, cutoff=cutoff, faults=plan, listen=listen)
+    _log_to_stderr("harness.dut.sww")
+    rig.start()
+    click.echo(f"board: {rig.board_url}")
+    click.echo(f"dut: {rig.dut_url}")
+    click.echo(f"wiring: {rig.wiring_url}")
+    click.echo(f"sd-card: {card}")
+    try:
+        _wait_for_stop()
+    finally:
+        rig.stop()
+        click.echo(f"sim-dut stopped; faults injected: {len(rig.board_server.fault_log.events())}", err=True)
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _log_to_stderr(name: str = "harness.dut.sim") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    logger = logging.getLogger("harness.dut.sim")
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import serial
 from serial.tools import list_ports
+
+from harness.core.errors import DeviceError
+from harness.dut.sww import wire as sww_wire
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,9 @@ KNOWN: tuple[KnownUsb, ...] = (
     KnownUsb(0x0483, 0x3748, "ST-LINK/V2", "dut", _STLINK),
     KnownUsb(0x0483, 0x374B, "ST-LINK/V2-1 (Nucleo/Discovery VCP: the DUT's UART)", "dut", _STLINK),
     KnownUsb(0x0483, 0x3752, "ST-LINK/V2-1", "dut", _STLINK),
-    KnownUsb(0x0483, 0x374E, "ST-LINK/V3E (Nucleo-U5/H7 VCP: the DUT's UART)", "dut", _STLINK),
+    KnownUsb(0x0483, 0x374E, "ST-LINK/V3E (Nucleo-U5/H7 VCP: the DUT's UART; or the MLPerf Tiny enhanced interface "
+             "board STM32H573I-DK, which shares this VID:PID: --probe asks its name)", "dut",
+             f"{_STLINK}; mlcommons/tiny benchmark/runner/devices_sww.yaml: stm32h573i-dk usb 0x0483: 0x374E"),
     KnownUsb(0x0483, 0x374F, "ST-LINK/V3SET", "dut", _STLINK),
     KnownUsb(0x0483, 0x3753, "ST-LINK/V3 with two VCPs", "dut", _STLINK),
     KnownUsb(0x0483, 0x3754, "ST-LINK/V3 without mass storage (e.g. STM32H573I-DK, an MLPerf Tiny IO manager)",
@@ -53,6 +60,7 @@ KNOWN: tuple[KnownUsb, ...] = (
 
 HINTS = {
     "dut": "harness bench-device --port {port} --model M",
+    "interface-board": "harness bench-device --mode stream --board {port} --streams DIR",
     "monitor": "--monitor <kind>:{port} (lpm01a or ppk2)",
     "io-manager": "harness bench-device --mode energy --port {port} --monitor ...",
     "usb-uart": "harness bench-device --port {port} --model M (if the DUT's UART is wired to it)",
@@ -68,10 +76,61 @@ def match(vid: int | None, pid: int | None) -> KnownUsb | None:
     return (exact or vendor or [None])[0]
 
 
-def describe_ports() -> list[dict[str, Any]]:
+INTERFACE_BOARD = "MLPerf Tiny enhanced interface board (STM32H573I-DK)"
+PROBE_TIMEOUT_S = 1.0
+
+
+def ask_name(port: str, timeout_s: float) -> str:
+    """What the port replies to ``name%`` at 115200 baud, up to ``m-ready`` or the timeout ('' if nothing).
+
+    Every MLPerf Tiny firmware answers ``name%`` (the interface board with its name, a DUT with ``m-name-dut-``),
+    so asking changes no board's state. DeviceError if the port cannot be opened.
+    """
+    try:
+        with serial.serial_for_url(port, baudrate=sww_wire.BAUD, timeout=0.05) as link:
+            link.write(b"name" + sww_wire.TERMINATOR.encode())
+            reply = bytearray()
+            deadline = time.monotonic() + timeout_s
+            while sww_wire.END.encode() not in reply and time.monotonic() < deadline:
+                reply += link.read(link.in_waiting or 1)
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise DeviceError(f"cannot ask {port} its name: {exc}",
+                          hint="another program may hold the port (close serial terminals), or it needs permissions "
+                               "(the dialout group)") from None
+    return reply.decode("latin-1")
+
+
+def identify(port: str, timeout_s: float) -> tuple[str, str, str]:
+    """(match, role, what the probe saw) for an ST-LINK port, from its reply to ``name%``; role '' when unknown."""
+    try:
+        reply = ask_name(port, timeout_s)
+    except DeviceError as exc:
+        return "", "", exc.message
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    said = " | ".join(lines[:3]) or f"no reply to name% within {timeout_s:g} s"
+    if any(sww_wire.BOARD_NAME in line for line in lines):
+        return INTERFACE_BOARD, "interface-board", said
+    dut = next((line for line in lines if line.startswith("m-name-dut-[")), None)
+    if dut is not None:
+        return f"MLPerf Tiny DUT firmware ({dut[len('m-name-dut-['):].rstrip(']')})", "dut", said
+    return "", "", said
+
+
+def _probed(known: KnownUsb | None, vid: int | None) -> bool:
+    """Only ST-LINK virtual COM ports are asked: the interface board hides behind one."""
+    return known is not None and vid == 0x0483 and known.role == "dut"
+
+
+def describe_ports(probe: bool = False, timeout_s: float | None = None) -> list[dict[str, Any]]:
+    """Serial ports matched by VID:PID; with ``probe``, ST-LINK ports are also asked ``name%`` to tell the
+    MLPerf Tiny interface board from a Nucleo DUT (they share VID:PIDs)."""
+    timeout_s = PROBE_TIMEOUT_S if timeout_s is None else timeout_s
     rows = []
     for port in sorted(list_ports.comports(), key=lambda p: p.device):
         known = match(port.vid, port.pid)
+        name, role, said = (identify(port.device, timeout_s) if probe and _probed(known, port.vid) else ("", "", ""))
+        if role:
+            known = KnownUsb(port.vid or 0, port.pid, name, role, f"its reply to name%: {said}")
         rows.append({
             "port": port.device,
             "vid_pid": f"{port.vid:04x}:{port.pid:04x}" if port.vid is not None else "",
@@ -81,6 +140,7 @@ def describe_ports() -> list[dict[str, Any]]:
             "role": known.role if known else "",
             "use": HINTS[known.role].format(port=port.device) if known else "",
             "source": known.source if known else "",
+            "probe": said,
         })
     return rows
 

@@ -37,7 +37,8 @@ class FrontEnd(ABC):
 
 
 FRONTENDS: Registry[type[FrontEnd]] = Registry(
-    "front end", ("harness.frontends.mfcc", "harness.frontends.micro", "harness.frontends.oww"))
+    "front end",
+    ("harness.frontends.lfbe", "harness.frontends.mfcc", "harness.frontends.micro", "harness.frontends.oww"))
 register_frontend = FRONTENDS.register(lambda cls: cls.name)  # class decorator
 
 

@@ -21,8 +21,11 @@ from typing import Protocol
 import numpy as np
 
 from harness.core.errors import ConfigError, DeviceError
+from harness.dut.sim.faults import FaultPlan
+from harness.dut.sim.injector import FaultInjector, FaultLog
 from harness.dut.sim.links import Link, Listener, open_listener
 from harness.dut.sww import wire as w
+from harness.power.wiring import Wiring
 
 SAMPLE_RATE = 16_000
 TICKS_PER_S = 100_000
@@ -57,11 +60,25 @@ class Heard:
 class SimSwwDut:
     """The DUT's command set (sww_ref_util.c: name, profile, start, stop) and its response to audio."""
 
-    def __init__(self, detector: StreamDetector, name: str = "sim-sww") -> None:
+    def __init__(self, detector: StreamDetector, name: str = "sim-sww", wiring: Wiring | None = None,
+                 idle_w: float = 0.0, active_w: float = 0.0) -> None:
         self.detector = detector
         self.name = name
         self.streaming = False
         self._first_frame = False
+        self.wiring, self.idle_w, self.active_w = wiring, idle_w, active_w
+        self._powered_from = 0  # ticks: the wiring's last event, so simulated time never runs backwards
+        if wiring is not None:
+            wiring.power(0.0, idle_w)
+
+    def reset(self) -> None:
+        """A reset (watchdog, brown-out): streaming stops until the host sends ``start`` again."""
+        self.streaming, self._first_frame = False, False
+
+    def fault_reset(self, command: str) -> list[str] | None:
+        """The seeded reset fault on the DUT's own port: it resets while receiving ``command``, which is lost."""
+        self.reset()
+        return None
 
     def handle(self, command: str) -> list[str]:
         if command == "name":
@@ -77,13 +94,14 @@ class SimSwwDut:
             return ["Streaming stopped.", w.END]
         return [f"e-[Unknown command: {command}]", w.END]
 
-    def hear(self, left: np.ndarray) -> Heard:
-        """Pins while ``left`` (int16) streams in; silent unless started."""
+    def hear(self, left: np.ndarray, start_tick: int = 0) -> Heard:
+        """Pins while ``left`` (int16) streams in from board tick ``start_tick``; silent unless started."""
         if not self.streaming:
             return Heard([], [])
         frame = self.detector.frame_samples
         latency = round(self.detector.latency_s * TICKS_PER_S)
         n_frames = left.size // frame
+        self._drive_power(start_tick, n_frames, frame, latency)
         pulses = []
         if self._first_frame and n_frames:
             pulses.append(sample_ticks(frame))
@@ -95,6 +113,22 @@ class SimSwwDut:
         edges = [(sample_ticks((k + 1) * frame), sample_ticks((k + 1) * frame) + latency)
                  for k in range(min(n_frames, w.MAX_FRAMES))]
         return Heard(sorted(pulses), edges)
+
+    def _drive_power(self, start_tick: int, n_frames: int, frame: int, latency: int) -> None:
+        """Active power from each frame's arrival for ``latency`` ticks, idle between; back-to-back frames merge."""
+        if self.wiring is None or not n_frames:
+            return
+        busy: list[list[int]] = []
+        for k in range(n_frames):
+            begin = max(start_tick + sample_ticks((k + 1) * frame), self._powered_from)
+            if busy and begin <= busy[-1][1]:
+                busy[-1][1] = max(busy[-1][1], begin + latency)
+            else:
+                busy.append([begin, begin + latency])
+        for begin, end in busy:
+            self.wiring.power(begin / TICKS_PER_S, self.active_w)
+            self.wiring.power(end / TICKS_PER_S, self.idle_w)
+        self._powered_from = busy[-1][1]
 
 
 def read_board_wav(path: Path) -> np.ndarray:
@@ -119,6 +153,8 @@ class SimInterfaceBoard:
     dut: SimSwwDut
     hang_play: bool = False  # fault: a play that never finishes (no reply at all)
     clock: int = 0           # simulated ticks since power-on
+    reset_dut_mid_play: bool = False  # fault armed: the DUT resets halfway through the next play
+    dut_resets: list[int] = field(default_factory=list)  # ticks at which the DUT was reset by a fault
     _record_from: int = 0
     _detections_ms: list[int] = field(default_factory=list)
     _edges: list[tuple[int, int]] = field(default_factory=list)
@@ -156,7 +192,7 @@ class SimInterfaceBoard:
         if self.hang_play:
             return None
         start = self.clock
-        heard = self.dut.hear(left)
+        heard = self.dut.hear(left[:self._reset_at_sample(left.size)], start)
         for tick in heard.detection_pulses:
             self._record(start + tick)
         room = w.MAX_FRAMES - len(self._edges)
@@ -164,6 +200,25 @@ class SimInterfaceBoard:
                         for a, b in heard.processing_edges[:max(room, 0)]]
         self.clock = start + sample_ticks(left.size)
         return [w.PLAY_OK, w.END]
+
+    def _reset_at_sample(self, n: int) -> int:
+        """Where the DUT stops hearing this play: halfway when a reset fault was armed for it, else the end."""
+        if not self.reset_dut_mid_play:
+            return n
+        self.reset_dut_mid_play = False
+        self.dut_resets.append(self.clock + sample_ticks(n // 2))
+        return n // 2
+
+    def fault_reset(self, command: str) -> list[str] | None:
+        """The seeded reset fault: the DUT resets, halfway through the stream if this command plays one."""
+        self.reset_dut_mid_play = command.strip().startswith("play ")
+        reply = self.handle(command)
+        self.dut.reset()
+        return reply
+
+    @property
+    def timer_us(self) -> int:
+        return self.clock * 10
 
     def _record(self, tick: int) -> None:
         ms = (tick - self._record_from) // 100
@@ -173,12 +228,25 @@ class SimInterfaceBoard:
             self._detections_ms.append(ms)
 
 
-class SimBoardServer:
-    """Serves a simulated board on ``socket://127.0.0.1:PORT`` (or a pty) for ``serial.serial_for_url``."""
+class Responder(Protocol):
+    """What a server answers for: the board, or the DUT on its own UART."""
 
-    def __init__(self, board: SimInterfaceBoard, listen: str = "socket://127.0.0.1:0") -> None:
+    def handle(self, command: str) -> list[str] | None: ...
+
+    def fault_reset(self, command: str) -> list[str] | None: ...
+
+
+class SimBoardServer:
+    """Serves a simulated board (or the DUT's own port) on ``socket://127.0.0.1:PORT`` or a pty, for
+    ``serial.serial_for_url``, with the simulated DUT's seeded faults on its bytes and commands."""
+
+    def __init__(self, board: Responder, listen: str = "socket://127.0.0.1:0", faults: FaultPlan | None = None,
+                 name: str = "sim-sww-board") -> None:
         self.board = board
+        self.name = name
         self._listen = listen
+        self.fault_log = FaultLog()
+        self._injector = FaultInjector(faults or FaultPlan(), self.fault_log)
         self._listener: Listener | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,7 +257,7 @@ class SimBoardServer:
             raise ConfigError(f"the simulated board already serves on {self.url}")
         self._listener = open_listener(self._listen)
         self.url = self._listener.url
-        self._thread = threading.Thread(target=self._serve, name="sim-sww-board", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
         self._thread.start()
         return self
 
@@ -214,7 +282,7 @@ class SimBoardServer:
                 try:
                     self._converse(link)
                 except Exception:  # a bug must not kill the board silently: log it and serve the next host
-                    log.exception("sim-sww-board: dropping the connection after an internal error")
+                    log.exception("%s: dropping the connection after an internal error", self.name)
                 finally:
                     link.close()
 
@@ -224,10 +292,25 @@ class SimBoardServer:
             data = link.recv()
             if data is None:
                 return
-            pending += data
+            pending += self._injector.inbound(data)
             while b"%" in pending:
                 raw, _, rest = bytes(pending).partition(b"%")
                 pending = bytearray(rest)
-                reply = self.board.handle(raw.decode("latin-1").strip())
-                if reply is not None and not link.send("".join(line + "\r\n" for line in reply).encode("latin-1")):
+                reply = self._reply(raw.decode("latin-1").strip())
+                if reply and not link.send(self._injector.outbound(reply)):
                     return
+
+    def _reply(self, command: str) -> bytes:
+        """The bytes the host receives for one command: nothing when it is swallowed or the board hangs."""
+        action = self._injector.on_command(command)
+        if action == "swallow":
+            return b""
+        lines = self.board.fault_reset(command) if action == "reset" else self.board.handle(command)
+        log.info("%s: %s -> %s", self.name, command, "(no reply)" if lines is None else f"{len(lines)} line(s)")
+        if lines is None:
+            return b""
+        delay = self._injector.reply_delay_s()
+        if delay:
+            self._stop.wait(delay)
+        noise = self._injector.noise_lines(getattr(self.board, "timer_us", 0))
+        return "".join(line + "\r\n" for line in [*lines, *noise]).encode("latin-1")
