@@ -131,3 +131,23 @@ def test_variants_of_another_task_are_refused(tmp_path: Path) -> None:
     frame = pd.DataFrame({"model": ["a", "b"], "clip_id": ["c", "c"]})
     with pytest.raises(ConfigError, match="do not have the task of 'a'"):
         compare_variants(tmp_path, frame, {"a": "kws", "b": "wake_word"}, "a", [], PairedSettings())
+
+
+def test_eval_paired_writes_the_same_comparison_without_targets(compared: Path) -> None:
+    directory = compared.parent.parent
+    result = CliRunner().invoke(cli, ["eval", "--model", str(directory / "kws-f32.yaml"), "--model",
+                                      str(directory / "kws-i8.yaml"), "--paired", "--corpus", CORPUS, "--workers", "1",
+                                      "--min-clips", "3", "--min-speakers", "2", "--results",
+                                      str(directory / "eval-results")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1])
+    mine = pd.read_csv(run / "model_comparison.csv")
+    assert set(mine["kind"]) == {"accuracy"}  # no target: no efficiency rows
+    theirs = pd.read_csv(compared / "model_comparison.csv").query("kind == 'accuracy'")
+    columns = ["attribute", "group", "metric", "n", "difference", "baseline_only", "variant_only"]
+    pd.testing.assert_frame_equal(mine[columns].reset_index(drop=True), theirs[columns].reset_index(drop=True),
+                                  check_dtype=False)
+    (answer,) = json.loads((run / "model_comparison.json").read_text())["meta"]["answers"]
+    assert answer["target"] is None and "measured on no target" in answer["sentence"]
+    bad = CliRunner().invoke(cli, ["eval", "--model", "kws-f32", "--paired", "--corpus", CORPUS])
+    assert bad.exit_code == 2 and "at least one variant" in bad.output
