@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -151,3 +152,32 @@ def test_eval_paired_writes_the_same_comparison_without_targets(compared: Path) 
     assert answer["target"] is None and "measured on no target" in answer["sentence"]
     bad = CliRunner().invoke(cli, ["eval", "--model", "kws-f32", "--paired", "--corpus", CORPUS])
     assert bad.exit_code == 2 and "at least one variant" in bad.output
+
+
+def test_measured_pairs_get_sample_intervals_and_sizes_exact_differences(tmp_path: Path) -> None:
+    import shutil
+
+    from run_fixture import RunSpec, energy_mj, write_run
+
+    from harness.compare.models import efficiency_differences
+
+    measured = {"provenance": "measured:device"}
+    a = RunSpec(model="f32", row_extra=measured)
+    b = RunSpec(model="i8", latencies_ms=np.arange(2, 402, 2, dtype=float), current_a=0.004, arena_bytes=8_000,
+                row_extra=measured)
+    run = write_run(tmp_path, a, "a")
+    other = write_run(tmp_path, b, "b")
+    for path in (other / "raw").glob("*.parquet"):
+        shutil.copy(path, run / "raw" / path.name)
+    rows = pd.concat([pd.read_csv(run / "efficiency.csv"), pd.read_csv(other / "efficiency.csv")])
+    rows.to_csv(run / "efficiency.csv", index=False)
+    table = efficiency_differences(run, "f32", ["i8"], 0.95, seed=0).set_index("metric")
+    latency = table.loc["latency_ms_p50"]
+    assert latency["difference"] == pytest.approx(201.0 - 100.5)  # medians of 2..400 step 2 and of 1..200
+    assert latency["ci_low"] < latency["difference"] < latency["ci_high"]
+    assert latency["provenance"] == "measured:device vs measured:device"
+    energy = table.loc["energy_mj_per_inference"]
+    d = energy_mj(b) - energy_mj(a)  # constant currents: every batch equal, so the interval has no width
+    assert d < 0 and (energy["difference"], energy["ci_low"], energy["ci_high"]) == pytest.approx((d, d, d))
+    arena = table.loc["arena_bytes"]
+    assert (arena["difference"], arena["ci_low"], arena["ci_high"]) == (-12_000, -12_000, -12_000)

@@ -166,7 +166,7 @@ def answer(table: pd.DataFrame, variant: str, target: str | None, metric: str, c
         parts.append(f"its {metric} was not compared")
     else:
         harm = float(worst["harm"])
-        verb = "costs" if harm > 0 else "gains" if harm < 0 else "changes by"
+        verb = "gains" if harm < 0 else "costs"
         where = "overall" if worst["attribute"] == OVERALL[0] else f"on {worst['attribute']}={worst['group']}"
         low, high = -float(worst["harm_high"]), -float(worst["harm_low"])  # the change of the metric, in points
         parts.append(f"{verb} {_points(harm)} points of {metric} {where} (change {numbers.significant(-harm * 100, 2)}"
