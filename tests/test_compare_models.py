@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -103,7 +104,9 @@ def test_the_report_plots_the_change_per_group(compared: Path) -> None:
 
 def test_signoff_gates_every_group_on_its_paired_interval_under_the_runs_policy(compared: Path) -> None:
     table = pd.read_csv(compared / "model_comparison.csv")
-    rows = table[(table["kind"] == "accuracy") & (table["metric"] == "accuracy")]
+    rows = table[(table["kind"] == "accuracy") & (table["metric"] == "accuracy")
+                 & table["attribute"].isin(["overall", "accent_group", "accent", "noise", "gender"])]  # the default
+    assert set(rows["attribute"]) >= {"overall", "accent", "noise"}
     gates = {g["id"]: g for g in json.loads((compared / "signoff.json").read_text())["gates"]
              if g["kind"] == "quantization"}
     assert len(gates) == len(rows)
@@ -131,3 +134,52 @@ def test_variants_of_another_task_are_refused(tmp_path: Path) -> None:
     frame = pd.DataFrame({"model": ["a", "b"], "clip_id": ["c", "c"]})
     with pytest.raises(ConfigError, match="do not have the task of 'a'"):
         compare_variants(tmp_path, frame, {"a": "kws", "b": "wake_word"}, "a", [], PairedSettings())
+
+
+def test_eval_paired_writes_the_same_comparison_without_targets(compared: Path) -> None:
+    directory = compared.parent.parent
+    result = CliRunner().invoke(cli, ["eval", "--model", str(directory / "kws-f32.yaml"), "--model",
+                                      str(directory / "kws-i8.yaml"), "--paired", "--corpus", CORPUS, "--workers", "1",
+                                      "--min-clips", "3", "--min-speakers", "2", "--results",
+                                      str(directory / "eval-results")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1])
+    mine = pd.read_csv(run / "model_comparison.csv")
+    assert set(mine["kind"]) == {"accuracy"}  # no target: no efficiency rows
+    theirs = pd.read_csv(compared / "model_comparison.csv").query("kind == 'accuracy'")
+    columns = ["attribute", "group", "metric", "n", "difference", "baseline_only", "variant_only"]
+    pd.testing.assert_frame_equal(mine[columns].reset_index(drop=True), theirs[columns].reset_index(drop=True),
+                                  check_dtype=False)
+    (answer,) = json.loads((run / "model_comparison.json").read_text())["meta"]["answers"]
+    assert answer["target"] is None and "measured on no target" in answer["sentence"]
+    bad = CliRunner().invoke(cli, ["eval", "--model", "kws-f32", "--paired", "--corpus", CORPUS])
+    assert bad.exit_code == 2 and "at least one variant" in bad.output
+
+
+def test_measured_pairs_get_sample_intervals_and_sizes_exact_differences(tmp_path: Path) -> None:
+    import shutil
+
+    from run_fixture import RunSpec, energy_mj, write_run
+
+    from harness.compare.models import efficiency_differences
+
+    measured = {"provenance": "measured:device"}
+    a = RunSpec(model="f32", row_extra=measured)
+    b = RunSpec(model="i8", latencies_ms=np.arange(2, 402, 2, dtype=float), current_a=0.004, arena_bytes=8_000,
+                row_extra=measured)
+    run = write_run(tmp_path, a, "a")
+    other = write_run(tmp_path, b, "b")
+    for path in (other / "raw").glob("*.parquet"):
+        shutil.copy(path, run / "raw" / path.name)
+    rows = pd.concat([pd.read_csv(run / "efficiency.csv"), pd.read_csv(other / "efficiency.csv")])
+    rows.to_csv(run / "efficiency.csv", index=False)
+    table = efficiency_differences(run, "f32", ["i8"], 0.95, seed=0).set_index("metric")
+    latency = table.loc["latency_ms_p50"]
+    assert latency["difference"] == pytest.approx(201.0 - 100.5)  # medians of 2..400 step 2 and of 1..200
+    assert latency["ci_low"] < latency["difference"] < latency["ci_high"]
+    assert latency["provenance"] == "measured:device vs measured:device"
+    energy = table.loc["energy_mj_per_inference"]
+    d = energy_mj(b) - energy_mj(a)  # constant currents: every batch equal, so the interval has no width
+    assert d < 0 and (energy["difference"], energy["ci_low"], energy["ci_high"]) == pytest.approx((d, d, d))
+    arena = table.loc["arena_bytes"]
+    assert (arena["difference"], arena["ci_low"], arena["ci_high"]) == (-12_000, -12_000, -12_000)

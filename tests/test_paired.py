@@ -111,3 +111,14 @@ def test_variants_scored_on_other_clips_are_refused() -> None:
         paired_differences(frame, "float", ["int8"], [], "kws")
     with pytest.raises(DataError, match="no predictions of model 'fp16'"):
         paired_differences(predictions(), "float", ["fp16"], [], "kws")
+
+
+def test_the_clustered_wald_interval_is_obuchowskis_variance_by_hand() -> None:
+    table = paired_differences(predictions(), "float", ["int8"], [], "kws", PairedSettings(min_clips=1, min_speakers=1))
+    overall = pick(table, "overall", "all")
+    # speakers' (variant - baseline correct, clips): s1 (-2, 4), s2 (0, 2), s3 (1, 3), s4 (-1, 2); d = -2/11
+    d, total = -2 / 11, 11
+    spread = (-2 - d * 4) ** 2 + (0 - d * 2) ** 2 + (1 - d * 3) ** 2 + (-1 - d * 2) ** 2
+    se = math.sqrt(4 / 3 * spread / total**2)
+    assert (overall["cluster_ci_low"], overall["cluster_ci_high"]) == pytest.approx((d - 1.959963985 * se,
+                                                                                     d + 1.959963985 * se))

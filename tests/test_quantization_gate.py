@@ -85,3 +85,11 @@ def test_the_gate_reads_harm_so_a_gain_passes(tmp_path) -> None:
     gate = by_id(quantization_gates(run, policy(tmp_path, 1)))["quantization/int8/overall/accuracy"]
     assert gate.value == pytest.approx(-10.0) and gate.status == Verdict.PASS
     assert pd.read_csv(run / contract.MODEL_COMPARISON.csv)["harm"].iloc[0] == pytest.approx(-0.1)
+
+
+def test_only_the_policys_attributes_and_overall_are_gated(tmp_path) -> None:
+    run = compared_run(tmp_path, TWO_OF_TEN)
+    path = tmp_path / "only-overall.yaml"
+    path.write_text("name: q\nchecklist: []\nquantization: {max_group_drop_points: 20, attributes: []}\n")
+    gates = quantization_gates(run, load_policy(path))
+    assert [g.id for g in gates] == ["quantization/int8/overall/accuracy"]

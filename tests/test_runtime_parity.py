@@ -84,3 +84,33 @@ def test_the_parity_command_reports_every_pair_and_exits_0_without_drift(pairs: 
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)["pairs"]
     assert len(records) == 6 and all(r["n"] == 4 for r in records)
+
+
+TRAINED_PREFIX = "dscnn-kws12"  # the trained DS-CNN's variants (issue 15), once registered
+
+
+def test_the_registered_trained_variants_agree_with_themselves_across_runtimes() -> None:
+    from harness.cli.common import models
+
+    registry = models()
+    entries = [registry.get(n) for n in registry.names() if n.startswith(TRAINED_PREFIX)]
+    if not entries:
+        pytest.skip(f"no registered model named {TRAINED_PREFIX}*: the trained artifacts have not landed")
+    for pair in parity(entries, resolve_corpus(CORPUS), 16):
+        if pair.tolerance is not None:  # one model in two runtimes: rounding only
+            assert pair.top1_agreement == 1.0 and pair.within_tolerance, pair.record()
+        assert len(pair.disagreements) == round((1 - pair.top1_agreement) * pair.n)
+
+
+def test_a_flip_is_a_near_tie_only_when_the_difference_is_small_and_the_margin_within_it() -> None:
+    from harness.evaluation.runtime_parity import RuntimeScores, _explain
+
+    labels = ["yes", "no", "up"]
+    a = RuntimeScores("f32", "litert", False, 0.0, np.array([[0.50, 0.48, 0.02], [0.9, 0.05, 0.05]]))
+    b = RuntimeScores("i8", "litert", True, 1 / 256, np.array([[0.47, 0.51, 0.02], [0.2, 0.75, 0.05]]))
+    tie = _explain("c0", a, b, 0, labels)
+    assert tie["near_tie"] and tie["max_abs_diff"] == pytest.approx(0.03)
+    assert (tie["top1_a"], tie["top1_b"]) == ("yes", "no") and tie["explanation"].startswith("near tie")
+    far = _explain("c1", a, b, 1, labels)
+    assert not far["near_tie"] and far["max_abs_diff"] == pytest.approx(0.7)
+    assert "different functions" in far["explanation"]

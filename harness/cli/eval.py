@@ -42,6 +42,8 @@ from harness.runs.summary import run_summary
 @click.option("--min-speakers", type=click.IntRange(1, None), default=5, show_default=True,
               help="Groups with fewer speakers are marked insufficient evidence.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the speaker bootstrap.")
+@click.option("--paired", is_flag=True,
+              help="Compare every other --model with the first, clip by clip (model_comparison.csv).")
 @results_option
 @allow_unpinned_option
 @json_option
@@ -49,7 +51,7 @@ from harness.runs.summary import run_summary
 @click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted evaluation; scored chunks of clips are kept.")
 def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: int, min_speakers: int,
-            seed: int, results: Path | None, allow_unpinned: bool, resume: Path | None, as_json: bool,
+            seed: int, paired: bool, results: Path | None, allow_unpinned: bool, resume: Path | None, as_json: bool,
             input_shapes: tuple[str, ...]) -> None:
     """Score every clip of a corpus and break accuracy down by group, with intervals.
 
@@ -68,6 +70,8 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
     """
     if resume is not None:
         RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost an evaluation
+    if paired and len(model_names) < 2:
+        raise click.BadParameter("--paired needs the baseline and at least one variant", param_hint="--model")
     registry = models(allow_unpinned)
     names = list(model_names) or [e.name for e in registry.all() if e.task == Task.wake_word and e.evaluate]
     if not model_names:
@@ -76,6 +80,7 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
     plan = validate(Plan, {"name": "eval", "description": "evaluation from the command line", "models": names,
                            "targets": [], "corpus": corpus, "seed": seed,
                            "input_shapes": parse_input_shapes(input_shapes, names),
+                           "paired_baseline": names[0] if paired else None,
                            "evaluation": {"workers": workers, "min_clips": min_clips, "min_speakers": min_speakers}},
                     "the command line options (--model, --corpus, --workers, --min-clips, --min-speakers, --seed)")
     ctx = Context(models=registry, targets=targets(), results=results_folder(results))

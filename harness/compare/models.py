@@ -166,12 +166,11 @@ def answer(table: pd.DataFrame, variant: str, target: str | None, metric: str, c
         parts.append(f"its {metric} was not compared")
     else:
         harm = float(worst["harm"])
-        verb = "costs" if harm > 0 else "gains" if harm < 0 else "changes by"
+        verb = "gains" if harm < 0 else "costs"
         where = "overall" if worst["attribute"] == OVERALL[0] else f"on {worst['attribute']}={worst['group']}"
         low, high = -float(worst["harm_high"]), -float(worst["harm_low"])  # the change of the metric, in points
-        parts.append(f"{verb} {_points(harm)} points of {metric} {where} (change {numbers.significant(-harm * 100, 2)}"
-                     f" points, {confidence:.0%} paired interval [{numbers.significant(low * 100, 2)}, "
-                     f"{numbers.significant(high * 100, 2)}])")
+        parts.append(f"{verb} {_points(harm)} points of {metric} {where} ({confidence:.0%} paired interval of the "
+                     f"change [{numbers.significant(low * 100, 2)}, {numbers.significant(high * 100, 2)}] points)")
     return {"variant": variant, "baseline": baseline, "target": target, "metric": metric,
             "group": None if worst is None else f"{worst['attribute']}={worst['group']}",
             "sentence": " and ".join(parts) + f", against {baseline}."}

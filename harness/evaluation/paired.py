@@ -4,7 +4,8 @@ Every variant scored the same clips, so each clip contributes ``k_variant - k_ba
 metric (``groups.metric_inputs``); the clips of one speaker are correlated, so the interval resamples speakers
 with replacement inside each group (a paired cluster bootstrap), applying each drawn speaker's clips to both
 variants at once. Binary metrics also carry the discordant-pair counts, the exact McNemar p-value and a clip-level
-Wald interval (which ignores the speaker clustering; docs/paired-comparison.md says when to read which).
+Wald interval (which ignores the speaker clustering), and a Wald interval with Obuchowski's speaker-clustered
+variance (docs/paired-comparison.md says when to read which).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ METHOD = "speaker_paired_cluster_bootstrap"
 PAIRED_COLUMNS = [
     "baseline", "variant", "attribute", "group", "metric", "n", "n_speakers", "baseline_value", "variant_value",
     "difference", "ci_low", "ci_high", "harm", "harm_low", "harm_high", "n_boot_valid", "baseline_only",
-    "variant_only", "mcnemar_p", "clip_ci_low", "clip_ci_high", "sufficient", "method",
+    "variant_only", "mcnemar_p", "clip_ci_low", "clip_ci_high", "cluster_ci_low", "cluster_ci_high", "sufficient",
+    "method",
 ]  # fmt: skip
 
 
@@ -96,6 +98,24 @@ def mcnemar(baseline_hit: np.ndarray, variant_hit: np.ndarray, confidence: float
     return b, c, p, float(d - z * se), float(d + z * se)
 
 
+def clustered_wald(k_diff: np.ndarray, e: np.ndarray, speakers: np.ndarray,
+                   confidence: float) -> tuple[float, float]:
+    """Wald interval of the paired difference d = sum(k_diff) / sum(e) with Obuchowski's (1998) speaker-clustered
+    variance K / ((K - 1) E^2) * sum_j (D_j - d e_j)^2 over the K speakers (D_j, e_j: speaker j's sums); NaN with
+    fewer than two speakers."""
+    names, code = np.unique(speakers.astype(str), return_inverse=True)
+    total = float(e.sum())
+    if names.size < 2 or total <= 0:
+        return float("nan"), float("nan")
+    d_spk = np.bincount(code, weights=k_diff, minlength=names.size)
+    e_spk = np.bincount(code, weights=e, minlength=names.size)
+    d = float(d_spk.sum()) / total
+    k = names.size
+    se = float(np.sqrt(k / (k - 1) * np.sum((d_spk - d * e_spk) ** 2) / total**2))
+    z = float(stats.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    return d - z * se, d + z * se
+
+
 def _paired_frame(predictions: pd.DataFrame, baseline: str, variant: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baseline's rows (clip and group columns) with the variant's scored fields beside them, per clip."""
     base = predictions[predictions["model"] == baseline].sort_values("clip_id").reset_index(drop=True)
@@ -151,6 +171,7 @@ def _row(baseline: str, variant: str, attribute: str, group: str, mi_a: MetricIn
         "baseline_only": np.nan, "variant_only": np.nan, "mcnemar_p": np.nan, "clip_ci_low": np.nan,
         "clip_ci_high": np.nan,
     }
+    row["cluster_ci_low"], row["cluster_ci_high"] = clustered_wald(k_b - k_a, e, spk, s.confidence)
     if mi_a.metric not in POISSON_METRICS:
         b, c, p, c_low, c_high = mcnemar(k_a > 0, k_b > 0, s.confidence)
         row |= {"baseline_only": b, "variant_only": c, "mcnemar_p": p, "clip_ci_low": c_low, "clip_ci_high": c_high}

@@ -23,6 +23,7 @@ from harness.runtimes import RuntimeOptions, get_runtime
 
 RUNTIMES = {"tflite": ("litert", "tflm"), "onnx": ("onnxruntime",)}
 FLOAT_TOLERANCE = 1e-4  # float kernels may sum in another order: differences beyond this are not rounding
+NEAR_TIE_MAX_DIFF = 0.1  # a probability moved further than this by quantization is a divergence, not a near tie
 
 
 @dataclass(frozen=True)
@@ -102,16 +103,23 @@ def _tolerance(a: RuntimeScores, b: RuntimeScores) -> float | None:
 
 
 def _explain(clip_id: str, a: RuntimeScores, b: RuntimeScores, i: int, labels: list[str]) -> dict[str, Any]:
-    """Why one clip's top-1 differs: a near tie (either run's top-two margin within the score difference) or not."""
+    """Why one clip's top-1 differs: a near tie (a top-two margin within twice a small score difference) that
+    rounding or quantization flips, or a divergence (scores further apart than NEAR_TIE_MAX_DIFF)."""
     sa, sb = a.scores[i], b.scores[i]
     diff = float(np.max(np.abs(sa - sb)))
     margins = [float(np.diff(np.sort(s)[-2:])[0]) for s in (sa, sb)]
     top_a, top_b = int(np.argmax(sa)), int(np.argmax(sb))
-    near = min(margins) <= 2 * diff
-    why = (f"near tie: the top-two margin ({min(margins):.4g}) is within twice the largest score difference "
-           f"({diff:.4g}), so the difference between the runs flips the order" if near else
-           f"not a near tie (margins {margins[0]:.4g} / {margins[1]:.4g} vs difference {diff:.4g}): the runs "
-           "compute different functions here; check the conversion and the input quantization")
+    near = min(margins) <= 2 * diff and diff <= NEAR_TIE_MAX_DIFF
+    if near:
+        why = (f"near tie: the top-two margin ({min(margins):.4g}) is within twice the largest score difference "
+               f"({diff:.4g}), so the small difference between the runs flips the order")
+    elif diff > NEAR_TIE_MAX_DIFF:
+        why = (f"not a near tie: the scores differ by {diff:.4g}, more than rounding or quantization moves a score "
+               f"({NEAR_TIE_MAX_DIFF}): the runs compute different functions here; check the weights, the conversion "
+               "and the input quantization")
+    else:
+        why = (f"not a near tie (margins {margins[0]:.4g} / {margins[1]:.4g} against a difference of {diff:.4g}): "
+               "check the conversion and the input quantization")
     return {"clip_id": clip_id, "top1_a": labels[top_a], "top1_b": labels[top_b],
             "score_a": float(sa[top_a]), "score_b": float(sb[top_b]), "max_abs_diff": diff, "near_tie": near,
             "explanation": why}

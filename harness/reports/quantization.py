@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from harness.evaluation.groups import OVERALL
 from harness.reports import numbers
+from harness.reports.fairness import CARD_ATTRIBUTES
 from harness.rundir import contract
 
 TITLE = "Quantization effect by group"
@@ -29,10 +30,11 @@ def read_comparison(run: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
 
 
 def headline_rows(table: pd.DataFrame, variant: str) -> pd.DataFrame:
-    """The variant's accuracy (or detection-rate) rows, overall first, then single attributes, worst change first."""
+    """The variant's accuracy (or detection-rate) rows, overall first, then the card's attributes (accent group,
+    accent, noise, SNR, gender), worst change first."""
     rows = table[(table["kind"] == "accuracy") & (table["variant"] == variant)]
     metric = "accuracy" if (rows["metric"] == "accuracy").any() else "detection_rate"
-    rows = rows[(rows["metric"] == metric) & ~rows["attribute"].astype(str).str.contains("&", regex=False)]
+    rows = rows[(rows["metric"] == metric) & rows["attribute"].isin([OVERALL[0], *CARD_ATTRIBUTES])]
     overall = rows[rows["attribute"] == OVERALL[0]]
     groups = rows[rows["attribute"] != OVERALL[0]].sort_values(["difference", "attribute", "group"], kind="stable")
     return pd.concat([overall, groups], ignore_index=True)
@@ -56,7 +58,7 @@ def card_section(run: Path, model: str, min_group_size: int) -> list[str]:
                         "[model_comparison.md](../model_comparison.md).", ""]
     if model not in set(table["variant"]):
         return []
-    lines += [a["sentence"] for a in meta.get("answers", []) if a.get("variant") == model]
+    lines += [f"- {a['sentence']}" for a in meta.get("answers", []) if a.get("variant") == model]
     rows = headline_rows(table, model)
     confidence = float(meta.get("confidence", 0.95))
     lines += ["", f"Change against {baseline} on the same clips, in percentage points, with the {confidence:.0%} "
@@ -89,7 +91,7 @@ def change_figure(rows: pd.DataFrame, variant: str, baseline: str) -> Figure:
     for i in np.flatnonzero(~ok):
         ax.barh(y[i], value[i], color="none", edgecolor="grey", hatch="//")
     ax.axvline(0.0, color="black", linewidth=1)
-    labels = [f"{a}: {g} (n={n})" for a, g, n in zip(rows["attribute"], rows["group"], rows["n"], strict=True)]
+    labels = [f"{a}: {g} (n={int(n)})" for a, g, n in zip(rows["attribute"], rows["group"], rows["n"], strict=True)]
     ax.set_yticks(y, labels)
     ax.set_xlabel(f"change of {rows['metric'].iloc[0] if len(rows) else 'accuracy'} (points), {variant} - {baseline}")
     ax.set_title("change per group with paired intervals (largest loss at top; grey: insufficient evidence)")

@@ -71,6 +71,8 @@ class Quantization(_Strict):
         default=None, gt=0, le=100, description="percentage points; decided on the paired interval; unset: not gated")
     metrics: list[Literal["accuracy", "detection_rate"]] = Field(
         default_factory=lambda: ["accuracy", "detection_rate"], description="rates whose drop is gated")
+    attributes: list[str] | None = Field(
+        default=None, description="group attributes gated besides overall; unset: the fairness attributes")
 
 
 class Evidence(_Strict):

@@ -25,7 +25,8 @@ def _num(value: Any) -> float | None:
 
 
 def quantization_gates(run: Path, policy: Policy) -> list[Gate]:
-    """One gate per (variant, attribute, group, metric) of the policy's metrics; none when the policy sets no limit.
+    """One gate per (variant, group, metric) of the policy's metrics and attributes (overall always); none when the
+    policy sets no limit.
     A run without a paired comparison gets one undecided gate: the policy asks for evidence the run lacks."""
     limit = policy.quantization.max_group_drop_points
     if limit is None:
@@ -43,8 +44,11 @@ def quantization_gates(run: Path, policy: Policy) -> list[Gate]:
     if not isinstance(rows, list):
         raise DataError(f"{path}: field 'rows' is missing or not a list", hint="re-run the comparison that wrote it")
     confidence = float((document.get("meta") or {}).get("confidence", 0.95))
+    attributes = {"overall", *(policy.quantization.attributes if policy.quantization.attributes is not None
+                               else policy.fairness.attributes)}
     return [_gate(row, limit, confidence) for row in rows
-            if row.get("kind") == "accuracy" and row.get("metric") in policy.quantization.metrics]
+            if row.get("kind") == "accuracy" and row.get("metric") in policy.quantization.metrics
+            and row.get("attribute") in attributes]
 
 
 def _gate(row: dict[str, Any], limit: float, confidence: float) -> Gate:
