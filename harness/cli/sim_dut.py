@@ -111,6 +111,8 @@ def _serve_board(target_name: str, model_name: str, listen: str, plan: FaultPlan
         _wait_for_stop()
     finally:
         rig.stop()
+        if sd_card is None and not any(card.iterdir()):
+            card.rmdir()  # the folder this command made, left empty
         click.echo(f"sim-dut stopped; faults injected: {len(rig.board_server.fault_log.events())}", err=True)
 
 
