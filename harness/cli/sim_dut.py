@@ -100,7 +100,12 @@ def _serve_board(target_name: str, model_name: str, listen: str, plan: FaultPlan
 
     entry, target = models().get(model_name), targets(targets_dirs).get(target_name)
     card = sd_card or Path(tempfile.mkdtemp(prefix="harness-sd-card-"))
-    rig = SimSwwRig(entry, target, card, stack=stack, cutoff=cutoff, faults=plan, listen=listen)
+    try:
+        rig = SimSwwRig(entry, target, card, stack=stack, cutoff=cutoff, faults=plan, listen=listen)
+    except Exception:
+        if sd_card is None:
+            card.rmdir()
+        raise
     _log_to_stderr("harness.dut.sww")
     rig.start()
     click.echo(f"board: {rig.board_url}")
@@ -111,6 +116,8 @@ def _serve_board(target_name: str, model_name: str, listen: str, plan: FaultPlan
         _wait_for_stop()
     finally:
         rig.stop()
+        if sd_card is None and not any(card.iterdir()):
+            card.rmdir()  # the folder this command made, left empty
         click.echo(f"sim-dut stopped; faults injected: {len(rig.board_server.fault_log.events())}", err=True)
 
 
