@@ -91,7 +91,21 @@ class AdbSession:
             gone = "not found" in text or "offline" in text or "closed" in text or "no devices" in text.lower()
             raise self.error(f"{step}: {text or type(e).__name__}", hint=GONE_HINT if gone else None) from None
         except (OSError, EOFError) as e:
-            raise self.error(f"connection lost during {step}: {e or type(e).__name__}", hint=GONE_HINT) from None
+            raise self.error(f"connection lost during {step}: {e or type(e).__name__}{self._still_listed()}",
+                             hint=GONE_HINT) from None
+
+    def _still_listed(self) -> str:
+        """After a lost connection: whether the server still lists the phone (a reboot or unplug removes it)."""
+        if not self.serial or not server_listening(self.address.server_host, self.address.server_port, 1.0):
+            return "; the adb server is gone too"
+        try:
+            listed = {info.serial: info.state for info in self.client.list()}
+        except (adbutils.AdbError, OSError, EOFError):
+            return ""
+        state = listed.get(self.serial)
+        if state is None:
+            return f"; the adb server no longer lists '{self.serial}' (the phone rebooted, shut down or was unplugged)"
+        return f"; the adb server still lists '{self.serial}' as {state}"
 
     # ---- connection -----------------------------------------------------------------------------------------
 
