@@ -7,8 +7,9 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--device-url", action="append", default=[],
-                     help="enable hardware tests: a DUT port URL (/dev/ttyACM0, socket://...) or a power monitor "
-                          "(lpm01a:/dev/ttyACM1, joulescope, ppk2:/dev/ttyACM2); repeat for several")
+                     help="enable hardware tests: a DUT port URL (/dev/ttyACM0, socket://...), a power monitor "
+                          "(lpm01a:/dev/ttyACM1, joulescope, ppk2:/dev/ttyACM2) or a phone "
+                          "(adb://SERIAL?benchmark_model=PATH); repeat for several")
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,9 @@ the value the phone printed. Inference runs the pushed model with the real LiteR
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from harness.core.paths import models_dir, targets_dir
 from harness.devices.adb import power
 from harness.devices.adb.address import AdbAddress
 from harness.devices.adb.device import AdbDevice
+from harness.devices.adb.session import server_listening
 from harness.devices.capabilities import EnergyMeter, Inference, LatencyMeter
 from harness.devices.factory import DeviceSettings, open_device
 from harness.registry.models import ModelRegistry
@@ -226,3 +229,62 @@ def test_gpu_and_nnapi_delegates_reach_the_command_line(tmp_path: Path, model) -
                 d.deploy(model, "litert-xnnpack")
             last = adb.phone.commands[-1]
             assert flag in last and "--use_xnnpack=false" in last
+
+
+def test_devices_lists_the_phones_the_adb_server_lists(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import _register, cli
+
+    _register()
+    with AdbStandIn() as adb:
+        monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb.port))
+        out = CliRunner().invoke(cli, ["devices", "--json"])
+    assert out.exit_code == 0, out.output
+    phones = [r for r in json.loads(out.stdout) if r["role"] == "phone"]
+    assert phones == [{"port": f"adb://{SERIAL}", "vid_pid": "", "serial_number": SERIAL,
+                       "description": "Pixel 7 (device)", "match": "Android phone over adb", "role": "phone",
+                       "use": f"harness run --target TARGET --device-url adb://{SERIAL}?benchmark_model=PATH",
+                       "source": f"adb server 127.0.0.1:{adb.port}"}]
+    assert "host:devices-l" in adb.requests
+
+
+def test_devices_without_an_adb_server_says_so_and_starts_none(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import _register, cli
+
+    _register()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    out = CliRunner().invoke(cli, ["devices"])
+    assert out.exit_code == 0 and "Traceback" not in out.output
+    assert f"no adb server at 127.0.0.1:{port}" in out.stderr and "adb start-server" in out.stderr
+    assert not server_listening("127.0.0.1", port)  # the harness did not start one
+
+
+@pytest.mark.hardware
+def test_a_real_phone(request, tmp_path: Path, model) -> None:
+    """Opt-in: pytest -m hardware --device-url 'adb://SERIAL?benchmark_model=/path/to/benchmark_model'."""
+    urls = [u for u in request.config.getoption("--device-url") or [] if u.startswith("adb://")]
+    if not urls:
+        pytest.skip("needs a phone: run pytest --device-url 'adb://SERIAL?benchmark_model=PATH' (README, lab bench)")
+    from harness.devices.parity import HostReference
+
+    host = HostReference.load(model)
+    inputs = seeded_inputs(host.input, 5, seed=1, model=model.name)
+    for n, url in enumerate(urls):
+        run = RunDirectory.create(tmp_path / "results", f"phone-{n}")
+        with AdbDevice(phone_target(tmp_path, url, name=f"phone-{n}", timeout_s=30.0), run) as d:
+            deployment = d.deploy(model, "litert-xnnpack")
+            m = d.measure_latency(runs=20, warmup=5)
+            scores = [d.require(Inference).infer(x) for x in inputs]
+        assert deployment.details["phone"]["model"] and deployment.details["phone"]["android_version"]
+        assert len(m.device_latency_s) == 20 and (m.device_latency_s > 0).all()
+        assert m.row_fields["loop_runs"] >= 20 and m.row_fields["loop_avg_ms"] > 0
+        agree = [int(np.argmax(s)) == int(np.argmax(host.scores(x.data))) for s, x in zip(scores, inputs, strict=True)]
+        assert sum(agree) >= 4, f"top-1 agreement with the host {sum(agree)}/5 (log: {d.log_path})"
+    host.close()

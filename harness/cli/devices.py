@@ -6,16 +6,19 @@ import click
 from rich.table import Table
 
 from harness.cli.common import echo_json, render, targets
-from harness.devices.discovery import describe_ports, joulescopes, profile_links
+from harness.devices.discovery import adb_devices, describe_ports, joulescopes, profile_links
 
 
 @click.command("devices")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--probe", is_flag=True, help="Also try a TCP connection to each SSH board a target profile names.")
 def command(as_json: bool, probe: bool) -> None:
-    """List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, and the Linux boards
-    (ssh://) that target profiles name."""
-    rows = describe_ports() + joulescopes() + profile_links(targets().all(), probe=probe)
+    """List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, the Linux boards
+    (ssh://) that target profiles name, and the phones the adb server lists (adb://)."""
+    phones, adb_note = adb_devices()
+    rows = describe_ports() + joulescopes() + profile_links(targets().all(), probe=probe) + phones
+    if adb_note:
+        click.echo(adb_note, err=True)
     if as_json:
         echo_json(rows)
         return
