@@ -72,3 +72,19 @@ def test_run_device_url_puts_the_phone_profile_on_the_attached_phone(tmp_path: P
     profile = TargetRegistry(targets_dir()).get("pixel-7-tensor-g2")
     assert (row["target"], row["backend"], row["provenance"]) == ("pixel-7-tensor-g2", "device", "measured:device")
     assert row["latency_budget_ms"] == profile.budgets.latency_ms and row["delegate"] == "cpu"
+
+
+@pytest.mark.slow
+def test_accuracy_on_the_phone_per_group_from_the_phones_scores(tmp_path: Path) -> None:
+    from harness.runs.bench import BenchSettings, bench_device
+
+    model = ModelRegistry(models_dir()).get(MODEL)
+    with AdbStandIn() as adb:
+        url = adb.url(benchmark_model=str(binary(tmp_path)))
+        target = phone_target(tmp_path, url)
+        settings = BenchSettings(port=url, model=MODEL, target="phone-bench", mode="accuracy", count=6, seed=5)
+        run = bench_device(settings, model, target, tmp_path / "results")
+        fed = [c for c in adb.phone.commands if "--output_filepath=" in c]
+    parity = json.loads((run / "parity.json").read_text())
+    assert parity["n"] == 6 and len(fed) == 6
+    assert parity["top1_agreement"] == 1.0  # the phone's LiteRT and the host's agree on every input's class
