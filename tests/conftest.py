@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+REAL_ADB = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_HOST", "ANDROID_ADB_SERVER_PORT")}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,3 +20,4 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path_factory.mktemp("results")))
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "1")  # never the developer's adb server (hardware tests: REAL_ADB)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, DeviceError
 from harness.core.paths import models_dir, targets_dir
 from harness.devices.adb import power
 from harness.devices.adb.address import AdbAddress
@@ -267,13 +267,19 @@ def test_devices_without_an_adb_server_says_so_and_starts_none(monkeypatch) -> N
 
 
 @pytest.mark.hardware
-def test_a_real_phone(request, tmp_path: Path, model) -> None:
+def test_a_real_phone(request, tmp_path: Path, model, monkeypatch) -> None:
     """Opt-in: pytest -m hardware --device-url 'adb://SERIAL?benchmark_model=/path/to/benchmark_model'."""
     urls = [u for u in request.config.getoption("--device-url") or [] if u.startswith("adb://")]
     if not urls:
         pytest.skip("needs a phone: run pytest --device-url 'adb://SERIAL?benchmark_model=PATH' (README, lab bench)")
     from harness.devices.parity import HostReference
+    from tests.conftest import REAL_ADB
 
+    for key, value in REAL_ADB.items():  # the adb server the developer runs, which other tests keep away from
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
     host = HostReference.load(model)
     inputs = seeded_inputs(host.input, 5, seed=1, model=model.name)
     for n, url in enumerate(urls):
@@ -288,3 +294,26 @@ def test_a_real_phone(request, tmp_path: Path, model) -> None:
         agree = [int(np.argmax(s)) == int(np.argmax(host.scores(x.data))) for s, x in zip(scores, inputs, strict=True)]
         assert sum(agree) >= 4, f"top-1 agreement with the host {sum(agree)}/5 (log: {d.log_path})"
     host.close()
+
+
+def test_no_adb_server_is_a_device_error_that_says_so(tmp_path: Path, model) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    url = f"adb://{SERIAL}?server=127.0.0.1:{port}&benchmark_model={binary(tmp_path)}"
+    run = RunDirectory.create(tmp_path / "results", "noserver")
+    with AdbDevice(phone_target(tmp_path, url), run) as d, \
+            pytest.raises(DeviceError, match=f"no adb server answers at 127.0.0.1:{port}") as e:
+        d.deploy(model, "litert-xnnpack")
+    assert "adb start-server" in (e.value.hint or "") and e.value.log_path == d.log_path
+    assert not server_listening("127.0.0.1", port)
+
+
+def test_a_phone_that_is_not_attached_or_not_authorized(tmp_path: Path, model) -> None:
+    with AdbStandIn() as adb:
+        run = RunDirectory.create(tmp_path / "results", "absent")
+        url = adb.url("OTHER123", benchmark_model=str(binary(tmp_path)))
+        with AdbDevice(phone_target(tmp_path, url, name="other-phone"), run) as d, \
+                pytest.raises(DeviceError, match=f"lists no device 'OTHER123' \\(it lists: {SERIAL}\\)"):
+            d.deploy(model, "litert-xnnpack")

@@ -301,8 +301,13 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
         if self._io is None:
             assert self.deployment is not None
             session = get_runtime("litert").load(self.deployment.model.artifact_path(), RuntimeOptions())
-            self._io = (session.inputs[0], session.outputs[0])
+            inputs, outputs = session.inputs, session.outputs
             session.close()
+            if len(inputs) != 1:
+                raise ConfigError(f"{self.where}: inference on the phone feeds one input tensor; model "
+                                  f"'{self.deployment.model.name}' has {len(inputs)}",
+                                  hint="measure its latency on the phone and its accuracy on the host")
+            self._io = (inputs[0], outputs[0])
         return self._io
 
     def _do_close(self) -> None:
