@@ -355,10 +355,14 @@ class AdbStandIn:
         return "\n".join(prefix + line if line else line for line in lines) + "\n"
 
     def _infer(self, flags: dict[str, str]) -> None:
-        """The model on the input file with the real LiteRT, the outputs' raw bytes to the output file."""
-        from ai_edge_litert.interpreter import Interpreter
+        """The model on the input file with the real LiteRT (XNNPACK only with --use_xnnpack=true, as the tool),
+        the outputs' raw bytes to the output file."""
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        interpreter = Interpreter(model_content=self.phone.files[flags["graph"]])
+        kernels = OpResolverType.AUTO if flags.get("use_xnnpack") == "true" else \
+            OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        interpreter = Interpreter(model_content=self.phone.files[flags["graph"]],
+                                  experimental_op_resolver_type=kernels)
         interpreter.allocate_tensors()
         name_file = flags["input_layer_value_files"]
         path = name_file.rsplit(":", 1)[1]

@@ -186,9 +186,11 @@ def test_energy_needs_a_discharging_battery(tmp_path: Path, model) -> None:
 
 
 def test_inference_on_the_phone_returns_the_models_output_for_the_input(tmp_path: Path, model) -> None:
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=str(model.artifact_path()))
+    # the plan leaves XNNPACK off, so the phone's tool runs LiteRT's built-in kernels (--use_xnnpack=false)
+    interpreter = Interpreter(model_path=str(model.artifact_path()),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
     source, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     with AdbStandIn() as adb, phone_device(tmp_path, adb) as d:
@@ -207,7 +209,7 @@ def test_inference_on_the_phone_returns_the_models_output_for_the_input(tmp_path
             assert np.array_equal(scores, expected)
     run = [c for c in adb.phone.commands if "--output_filepath" in c]
     assert len(run) == 3 and all("--input_layer_value_files=" in c and "--input_layer_shape=1,49,10,1" in c
-                                 for c in run)
+                                 and "--use_xnnpack=false" in c for c in run)
 
 
 def test_a_link_without_the_binary_says_how_to_get_one(tmp_path: Path, model) -> None:

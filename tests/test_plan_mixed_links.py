@@ -82,9 +82,13 @@ def test_accuracy_on_the_phone_per_group_from_the_phones_scores(tmp_path: Path) 
     with AdbStandIn() as adb:
         url = adb.url(benchmark_model=str(binary(tmp_path)))
         target = phone_target(tmp_path, url)
-        settings = BenchSettings(port=url, model=MODEL, target="phone-bench", mode="accuracy", count=6, seed=5)
+        settings = BenchSettings(port=url, model=MODEL, target="phone-bench", mode="accuracy", corpus="builtin:tiny",
+                                 seed=5)
         run = bench_device(settings, model, target, tmp_path / "results")
         fed = [c for c in adb.phone.commands if "--output_filepath=" in c]
     parity = json.loads((run / "parity.json").read_text())
-    assert parity["n"] == 6 and len(fed) == 6
-    assert parity["top1_agreement"] == 1.0  # the phone's LiteRT and the host's agree on every input's class
+    # LiteRT's built-in int8 kernels (XNNPACK off) agree with the host's reference kernels clip for clip
+    assert parity["n"] == len(fed) > 0 and parity["top1_agreement"] == 1.0 and parity["max_abs_diff"] == 0.0
+    assert parity["drift"] is False
+    fairness = pd.read_csv(run / "fairness.csv")
+    assert len(fairness) > 0 and (run / "raw" / "predictions.parquet").is_file()
