@@ -7,6 +7,7 @@ the value the phone printed. Inference runs the pushed model with the real LiteR
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -135,6 +136,10 @@ def test_latency_is_what_benchmark_model_printed_on_the_phone(tmp_path: Path, mo
     assert (facts["thermal"], facts["battery_temperature_c"], facts["powered_by"]) == ("none", 28.1, "battery")
     assert deployment.details["dut_name"] == "Pixel 7" and deployment.details["serial"] == SERIAL
     assert deployment.details["init_ms"] == 18.342
+    assert deployment.details["benchmark_model_sha256"] == hashlib.sha256(BINARY_BYTES).hexdigest()
+    assert deployment.runtime == "LiteRT benchmark_model (xnnpack)"
+    assert (fields["phone_soc"], fields["android_version"], fields["phone_abi"], fields["phone_serial"]) == \
+        ("GS201", "14", "arm64-v8a", SERIAL)
 
 
 def test_the_only_device_and_a_phone_over_tcp(tmp_path: Path, model) -> None:
@@ -150,6 +155,7 @@ def test_the_only_device_and_a_phone_over_tcp(tmp_path: Path, model) -> None:
         assert "host:connect:192.168.1.40:5555" in adb.requests
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("current", "voltage", "convention"), [
     ((-250_000, -650_000), 3_900_000, "current_now in uA, voltage_now in uV, negative while discharging"),
     ((250, 650), 3_900, "current_now in mA, voltage_now in mV, positive while discharging"),

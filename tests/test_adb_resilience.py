@@ -53,6 +53,7 @@ def mend_phone(phone: Phone) -> None:
     phone.online, phone.free_bytes, phone.thermal = True, 8 * 2**30, [0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "message", "hint", "kept"), [
     ("connection lost", "connection lost during timed inference 1 of 3", "--resume", 1),
     ("reboot", f"no longer lists '{SERIAL}'", "rebooted", 1),

@@ -23,6 +23,7 @@ import numpy as np
 
 from harness.analysis import analyze
 from harness.core.errors import ConfigError, DeviceError, HarnessError, MeasurementError
+from harness.core.hashing import sha256_file
 from harness.core.progress import Progress
 from harness.core.transcript import Transcript
 from harness.devices.adb import power
@@ -109,9 +110,10 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
         profile = analyze(artifact)
         return Deployment(
             model=model, profile=profile, stack=stack, arena_bytes=profile.peak_activation_bytes,
-            runtime=f"LiteRT benchmark_model ({binary.name}, {self.delegate})",
+            runtime=f"LiteRT benchmark_model ({self.delegate})",
             details={"arena_source": "static-estimate", "dut_name": facts["model"] or s.serial, "serial": s.serial,
                      "link": self.target.link.url, "phone": facts, "threads": self.options.threads,
+                     "benchmark_model": str(binary), "benchmark_model_sha256": sha256_file(binary),
                      "delegate": self.delegate, "init_ms": (loaded.init_us or float("nan")) / 1e3,
                      "log": str(self.log_path), "warnings": []},
         )
@@ -221,7 +223,11 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
             self.session.transcript.note(f"warning: {warning}")
         details = self.deployment.details
         details.update(phone_before=before, phone_after=after, warnings=warnings, loop=_loop_record(loop))
+        phone = details["phone"]
         row = {"link": self.target.link.url, "dut_name": details["dut_name"], "delegate": self.delegate,
+               "phone_serial": details["serial"], "phone_soc": phone["soc"] or phone["board_platform"],
+               "android_version": phone["android_version"], "phone_abi": phone["abi"],
+               "benchmark_model_sha256": details["benchmark_model_sha256"],
                "thermal_before": before["thermal"], "thermal_after": after["thermal"],
                "battery_temperature_c_before": before["battery_temperature_c"],
                "battery_temperature_c_after": after["battery_temperature_c"], "phone_warnings": "; ".join(warnings),
