@@ -87,6 +87,7 @@ class Phone:
     files: dict[str, bytes] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     online: bool = True
+    state: str = "device"  # as the server lists it: device, unauthorized, offline
     running: bool = False
     benchmarks: int = 0
 
@@ -180,7 +181,7 @@ class AdbStandIn:
             return self._okay(sock, f"{VERSION:04x}")
         if request in ("host:devices", "host:devices-l"):
             extra = " product:panther model:Pixel_7 device:panther transport_id:1" if request.endswith("-l") else ""
-            return self._okay(sock, f"{phone.serial}\tdevice{extra}\n" if phone.online else "")
+            return self._okay(sock, f"{phone.serial}\t{phone.state}{extra}\n" if phone.online else "")
         if request.startswith("host:connect:"):
             address = request[len("host:connect:"):]
             phone.serial = address

@@ -325,3 +325,14 @@ def test_a_phone_that_is_not_attached_or_not_authorized(tmp_path: Path, model) -
         with AdbDevice(phone_target(tmp_path, url, name="other-phone"), run) as d, \
                 pytest.raises(DeviceError, match=f"lists no device 'OTHER123' \\(it lists: {SERIAL}\\)"):
             d.deploy(model, "litert-xnnpack")
+
+
+@pytest.mark.parametrize(("state", "hint"), [("unauthorized", "accept the USB debugging prompt"),
+                                             ("offline", "rebooted, unplugged")])
+def test_a_phone_listed_but_not_online_says_what_to_do(tmp_path: Path, model, state: str, hint: str) -> None:
+    with AdbStandIn(Phone(state=state)) as adb:
+        run = RunDirectory.create(tmp_path / "results", state)
+        with AdbDevice(phone_target(tmp_path, adb.url(benchmark_model=str(binary(tmp_path)))), run) as d, \
+                pytest.raises(DeviceError, match=f"device '{SERIAL}' is {state}, not online") as e:
+            d.deploy(model, "litert-xnnpack")
+    assert hint in (e.value.hint or "")
