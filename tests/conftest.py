@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+REAL_ADB = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_HOST", "ANDROID_ADB_SERVER_PORT")}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--device-url", action="append", default=[],
-                     help="enable hardware tests: a DUT port URL (/dev/ttyACM0, socket://...) or a power monitor "
-                          "(lpm01a:/dev/ttyACM1, joulescope, ppk2:/dev/ttyACM2); repeat for several")
+                     help="enable hardware tests: a DUT port URL (/dev/ttyACM0, socket://...), a power monitor "
+                          "(lpm01a:/dev/ttyACM1, joulescope, ppk2:/dev/ttyACM2) or a phone "
+                          "(adb://SERIAL?benchmark_model=PATH); repeat for several")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path_factory.mktemp("results")))
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "1")  # never the developer's adb server (hardware tests: REAL_ADB)

@@ -97,3 +97,12 @@ def test_a_summary_that_disagrees_with_the_timed_runs_is_refused() -> None:
 def test_an_unknown_statistic_is_refused() -> None:
     with pytest.raises(DataError, match="unknown statistic 'p99'"):
         parse_benchmark_output("count=5 first=1 curr=2 min=1 max=3 avg=2 std=1 p99=3\n")
+
+
+def test_a_phase_without_inferences_prints_count_zero() -> None:
+    out = parse_benchmark_output("count=0\n\ncount=1 curr=1510\n"
+                                 "Inference timings in us: Init: 18342, First inference: 0, Warmup (avg): 0, "
+                                 "Inference (avg): 1510\n")
+    assert out.warmup is not None and out.warmup.count == 0 and out.inference.avg_us == 1510
+    with pytest.raises(DataError, match="timed phase ran no inference"):
+        parse_benchmark_output("count=2 curr=5(all same)\ncount=0\n")

@@ -28,7 +28,8 @@ SIM_INPUT_BYTES = 490  # the project's DS-CNN KWS: 1x49x10x1 int8
 
 
 def _board_url(config: pytest.Config) -> str | None:
-    urls = [u for u in config.getoption("--device-url") or [] if u.split(":")[0] not in monitor_kinds()]
+    urls = [u for u in config.getoption("--device-url") or [] if u.split(":")[0] not in monitor_kinds()
+            and not u.startswith(("adb://", "ssh://"))]  # phones and boards have their own tests
     return urls[0] if urls else None
 
 

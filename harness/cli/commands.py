@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-device": ("bench_device", "Drive MLPerf Tiny firmware over serial and write results/<run_id>/ like "
                                      "'harness run'."),
     "devices": ("devices", "List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, "
-                           "and the Linux boards (ssh://) that target profiles name."),
+                           "the Linux boards (ssh://) that target profiles name, and the phones the adb server "
+                           "lists (adb://)."),
     "signoff": ("signoff", "Gate a run directory and write signoff.json and signoff.md into it."),
     "report": ("report", "Write model cards and report.html from a run directory's tables."),
     "compare": ("compare", "Compare RUN_B against the baseline RUN_A: latency, energy, per-group detection."),

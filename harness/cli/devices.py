@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from harness.cli.common import echo_json, render, targets
-from harness.devices.discovery import describe_ports, joulescopes, profile_links
+from harness.devices.discovery import adb_devices, describe_ports, joulescopes, profile_links
 
 
 @click.command("devices")
@@ -15,9 +15,12 @@ from harness.devices.discovery import describe_ports, joulescopes, profile_links
               help="Also ask each ST-LINK serial port 'name%' (tells the MLPerf Tiny interface board from a Nucleo DUT "
                    "on the same VID:PID) and try a TCP connection to each SSH board a target profile names.")
 def command(as_json: bool, probe: bool) -> None:
-    """List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, and the Linux boards
-    (ssh://) that target profiles name."""
-    rows = describe_ports(probe=probe) + joulescopes() + profile_links(targets().all(), probe=probe)
+    """List serial ports (VID:PID) matched to known DUT probes, monitors and IO managers, the Linux boards
+    (ssh://) that target profiles name, and the phones the adb server lists (adb://)."""
+    phones, adb_note = adb_devices()
+    rows = describe_ports(probe=probe) + joulescopes() + profile_links(targets().all(), probe=probe) + phones
+    if adb_note:
+        click.echo(adb_note, err=True)
     if as_json:
         echo_json(rows)
         return

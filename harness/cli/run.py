@@ -56,7 +56,8 @@ from harness.signoff import load_policy
                    "carbon). Default: the plan's reporting.default_rate_hz (1/s), named as an assumption.")
 @click.option("--device-url", "device_urls", multiple=True, metavar="[TARGET=]URL",
               help="Measure a target on an attached device instead of simulating it, keeping its profile's budgets: "
-                   "ssh://user@host[:port] (a Linux board), a serial port or pyserial URL (MLPerf Tiny firmware). "
+                   "ssh://user@host[:port] (a Linux board), adb://SERIAL?benchmark_model=PATH (an Android phone), "
+                   "a serial port or pyserial URL (MLPerf Tiny firmware). "
                    "TARGET= may be left out when the run has one target; repeatable.")
 @results_option
 @allow_unpinned_option

@@ -178,3 +178,36 @@ def profile_links(profiles: list[Any], probe: bool = False, timeout_s: float = 1
                      "role": "board", "use": f"harness run --target {profile.name}", "source": profile.source_file,
                      "reachable": reachable})
     return rows
+
+
+def adb_devices(timeout_s: float = 1.0) -> tuple[list[dict[str, Any]], str | None]:
+    """Phones the adb server lists (``adb devices -l``), and a note when there is no server to ask.
+
+    The server is the one ``adb`` uses (ANDROID_ADB_SERVER_HOST / _PORT, default 127.0.0.1:5037). A closed
+    port is reported, not fixed: the harness never starts an adb server.
+    """
+    from harness.devices.adb.address import default_server
+    from harness.devices.adb.session import adbutils, server_listening
+
+    host, port = default_server()
+    if adbutils is None:
+        return [], "adb phones are not listed: adbutils is not installed (pip install 'edge-harness[boards]')"
+    if not server_listening(host, port, timeout_s):
+        return [], f"no adb server at {host}:{port}, so no phones are listed (start one with `adb start-server`)"
+    try:
+        listed = adbutils.AdbClient(host=host, port=port, socket_timeout=timeout_s * 5).list(extended=True)
+    except (adbutils.AdbError, OSError, EOFError) as e:
+        return [], f"the adb server at {host}:{port} did not list its devices: {e}"
+    rows = []
+    for info in listed:
+        tags = getattr(info, "tags", None) or {}
+        model = tags.get("model", "").replace("_", " ")
+        online = info.state == "device"
+        rows.append({"port": f"adb://{info.serial}", "vid_pid": "", "serial_number": info.serial,
+                     "description": f"{model} ({info.state})" if model else info.state,
+                     "match": "Android phone over adb", "role": "phone",
+                     "use": f"harness run --target TARGET --device-url adb://{info.serial}?benchmark_model=PATH"
+                     if online else ("accept the USB debugging prompt on the phone" if info.state == "unauthorized"
+                                     else f"the phone is {info.state}"),
+                     "source": f"adb server {host}:{port}"})
+    return rows, None

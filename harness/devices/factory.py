@@ -1,6 +1,7 @@
 """Open the device a target's link URL names: the URL scheme selects the backend, as pyserial's URLs select a transport.
 
-``sim://<profile>`` is the simulated device; ``ssh://user@host[:port]`` a Linux board over SSH; any other
+``sim://<profile>`` is the simulated device; ``ssh://user@host[:port]`` a Linux board over SSH;
+``adb://[SERIAL | HOST:PORT]`` an Android phone through the adb server; any other
 URL (``/dev/ttyACM0``, ``COM3``, ``socket://``, ``rfc2217://``, ``spy://``, ``loop://``) is a serial DUT
 running MLPerf Tiny firmware. A new kind of device registers an opener for its scheme here.
 """
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from harness.core.errors import ConfigError
 from harness.core.progress import Progress
 from harness.core.registry import Registry
+from harness.devices.adb.device import AdbDevice
 from harness.devices.base import Device
 from harness.devices.serial_dut import SerialDutDevice
 from harness.devices.sim import SimulatedDevice
@@ -42,6 +44,7 @@ Opener = Callable[[TargetProfile, RunDirectory, DeviceSettings], Device]
 BACKENDS: Registry[Opener] = Registry("device link scheme")
 BACKENDS.add("sim", lambda target, run, s: SimulatedDevice(target, seed=s.seed, options=s.options))
 BACKENDS.add("ssh", lambda target, run, s: SshDevice(target, run, seed=s.seed, options=s.options, progress=s.progress))
+BACKENDS.add("adb", lambda target, run, s: AdbDevice(target, run, options=s.options, progress=s.progress))
 
 
 def _serial(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:

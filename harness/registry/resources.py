@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Link(BaseModel):
     """Where a device is reached; the URL scheme selects the backend: ``sim://`` (simulated), ``ssh://`` (a Linux
-    board), or a serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
+    board), ``adb://`` (an Android phone), or a serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

@@ -77,6 +77,11 @@ def ssh_log(target: str) -> str:
     return f"raw/ssh__{target}.log"
 
 
+def adb_log(target: str) -> str:
+    """A phone's adb session: every command sent, its output and the files copied (what device errors cite)."""
+    return f"raw/adb__{target}.log"
+
+
 def windows(kind: str, model: str, target: str) -> str:
     """A DUT's measurement windows (``kind`` latency or energy) as they finished: what ``--resume`` keeps."""
     return f"raw/{kind}_windows__{model}__{target}.jsonl"

@@ -2,7 +2,8 @@
 
 The tool prints a ``Stat`` per phase (warm-up, then the timed runs) as ``count=N first=.. curr=.. min=..
 max=.. avg=.. std=..`` in microseconds, newer builds adding ``p5= median= p95=``; a phase whose samples
-were all equal prints ``count=N curr=X`` (then ``(all same)`` when N > 1). Values go through a C++
+were all equal prints ``count=N curr=X`` (then ``(all same)`` when N > 1), and one that ran none
+``count=0``. Values go through a C++
 ostream, so large averages come in scientific notation (``avg=2.95034e+06``). Then
 ``Inference timings in us: Init: .., First inference: .., Warmup (avg): .., Inference (avg): ..`` and a
 memory line: ``Peak memory footprint (MB): init=.. overall=..`` (newer) or ``Memory footprint delta
@@ -79,6 +80,9 @@ def _stat(match: re.Match[str], line: str, source: str) -> TimingStats:
                             hint=f"benchmark_model prints {', '.join(STAT_KEYS)}")
         values[key] = float(value)
     count = int(values["count"])
+    if count == 0 and len(values) == 1:  # a phase that ran no inference (--warmup_runs=0) prints count=0 alone
+        nan = float("nan")
+        return TimingStats(0, nan, nan, nan, nan, nan)
     if "curr" not in values:
         raise DataError(f"{source}: statistics line without curr=: {line.strip()!r}")
     curr = values["curr"]
@@ -116,6 +120,9 @@ def parse_benchmark_output(text: str, source: str = "benchmark_model output") ->
         detail = f"; it reported: {' | '.join(errors[-3:])}" if errors else ""
         raise DataError(f"{source}: no timing statistics (count=...) found{detail}",
                         hint="run benchmark_model with --graph=MODEL and keep its full output (stdout and stderr)")
+    if stats[-1].count == 0:
+        raise DataError(f"{source}: the timed phase ran no inference (count=0)",
+                        hint="run benchmark_model with --num_runs of 1 or more")
     result = BenchmarkOutput(inference=stats[-1], warmup=stats[-2] if len(stats) > 1 else None, **found)  # type: ignore[arg-type]
     _check_summary(result, source)
     return result
