@@ -54,7 +54,8 @@ def datasheet(base: str, artifacts: dict, card: dict) -> str:
     corpus = card["corpus"]
     hp = card["hyper_parameters"]
     subsets = list(next(iter(card["accuracy"].values())))
-    acc_rows = ["| model | " + " | ".join(subsets) + " |", "|---" * (len(subsets) + 1) + "|"]
+    acc_rows = ["| model | " + " | ".join(subsets) + " |", "|---" * (len(subsets) + 1) + "|",
+                "| examples | " + " | ".join(str(card["subset_clips"][s]) for s in subsets) + " |"]
     for model, values in card["accuracy"].items():
         acc_rows.append(f"| {model} | " + " | ".join(_pct(values[s]) for s in subsets) + " |")
     split_rows = ["| split | clips | examples | speakers |", "|---|---|---|---|"]

@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"±{data.SHIFT_S:g} s (zero-filled)",
         "calibration": f"{len(calibration)} training clips (seeded draw, unaugmented)",
         "hyper_parameters": asdict(hp),
+        "subset_clips": {subset: int(len(y)) for subset, (_, y) in subsets.items()},
         "history": history,
         "accuracy": scores,
         "sha256": {name: sha256(paths[name]) for name in ARTIFACTS},
