@@ -102,6 +102,17 @@ def test_keyword_corpus_is_cached_and_rebuilt_for_another_keyword(tmp_path: Path
     assert set(pd.read_parquet(out / "manifest.parquet").query("kind == 'positive'")["label"]) == {"hey_beacon"}
 
 
+def test_phrases_option_builds_a_kws_corpus_of_those_words(tmp_path: Path) -> None:
+    out = tmp_path / "kws"
+    code, _, stderr = harness("corpus", "synth", "--out", str(out), "--size", "tiny", "--phrases", "Up, down")
+    assert code == 0, stderr
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    assert set(manifest.loc[manifest["kind"] == "positive", "label"]) == {"up", "down"}
+    assert json.loads((out / "corpus.json").read_text())["vocabulary"]["words"] == ["up", "down"]
+    code, _, stderr = harness("corpus", "synth", "--out", str(tmp_path / "bad"), "--phrases", "up,up")
+    assert code == 2 and "repeats a word" in stderr
+
+
 def test_phrases_and_keyword_together_are_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["corpus", "synth", "--out", str(tmp_path / "x"), "--phrases", "yes",
                                       "--keyword", "hey you"])
