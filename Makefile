@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean models
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)  ## the test suite
 
 bench: $(STAMP)  ## benchmark figures -> results/bench.json
 	$(BIN)/python -m bench.run
+
+models: $(STAMP)  ## retrain the reference DS-CNN (models/dscnn-kws12*) from scratch; needs the [train] extra
+	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "make models needs PyTorch: $(BIN)/python -m pip install torch==2.13.0 && $(BIN)/python -m pip install -e '.[train]'" >&2; exit 1; }
+	$(BIN)/python models/training/train_dscnn.py --out models
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests bench

@@ -39,7 +39,13 @@ _SIZE_HELP = "; ".join(f"{name}: {spec.summary}" for name, spec in SIZES.items()
               help="Seed for speakers, silences, noise and rooms. Same size + seed = same bytes.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per CPU). Does not change the output.")
-def synth(out_dir: Path, size: str, seed: int, workers: int | None) -> None:
+@click.option("--phrases", default=None, metavar="WORD,WORD,...",
+              help="A multi-class KWS corpus of these words (1 s clips, plus _unknown_ and _silence_ clips); "
+                   "'kws12' is the MLPerf Tiny 12-class set.")
+@click.option("--keyword", default=None, metavar="PHRASE",
+              help="A wake-word corpus of this phrase, with generated sound-alike confusables.")
+def synth(out_dir: Path, size: str, seed: int, workers: int | None, phrases: str | None,
+          keyword: str | None) -> None:
     """Synthesize the built-in keyword-spotting corpus offline with espeak-ng.
 
     \b
@@ -52,15 +58,33 @@ def synth(out_dir: Path, size: str, seed: int, workers: int | None) -> None:
     it is reused. Prints the corpus directory as the last line.
 
     \b
+    \b
+    --phrases yes,no,up builds the same design for a multi-class vocabulary
+    (Speech Commands-style 1 s clips; words outside it as _unknown_, background
+    only as _silence_); --keyword "hey lighthouse" for one wake word, with
+    confusables made by sound-alike edits of it. Both use the accents whose voices
+    read English spelling.
+
+    \b
     Example:
       harness corpus synth --out corpora/demo --size demo --seed 0
+      harness corpus synth --out corpora/kws12 --size demo --phrases kws12
+      harness corpus synth --out corpora/lighthouse --size demo --keyword "hey lighthouse"
     """
     from harness.cli.common import progress_bar
     from harness.corpus.synth import synthesize_corpus
+    from harness.corpus.vocabulary import KWS12, kws_vocabulary, wake_vocabulary
 
+    if phrases is not None and keyword is not None:
+        raise ConfigError("--phrases and --keyword are exclusive", hint="build one corpus per vocabulary")
+    vocabulary = None
+    if phrases is not None:
+        vocabulary = KWS12 if phrases.strip().lower() == "kws12" else kws_vocabulary(phrases.split(","))
+    elif keyword is not None:
+        vocabulary = wake_vocabulary(keyword)
     with progress_bar(f"corpus synth --size {size}") as update:
         path = synthesize_corpus(out_dir, size=size, seed=seed, workers=workers,
-                                 progress=update)
+                                 progress=update, vocabulary=vocabulary)
     click.echo(str(path.resolve()))
 
 

@@ -7,8 +7,9 @@ from importlib.metadata import PackageNotFoundError, version
 import pandas as pd
 
 from harness.corpus.noise import ROOMS, SEGMENT_FLOOR_DB
-from harness.corpus.plan import LEAD_SILENCE_S, TRAIL_SILENCE_S, SizeSpec
-from harness.corpus.render import SPEECH_RMS_DBFS
+from harness.corpus.plan import KWS_CLIP_S, LEAD_SILENCE_S, TRAIL_SILENCE_S, SizeSpec
+from harness.corpus.render import ROOM_TONE_SNR_DB, SPEECH_RMS_DBFS
+from harness.corpus.vocabulary import SILENCE_LABEL, UNKNOWN_LABEL, WAKE_WORD, Vocabulary
 from harness.corpus.voices import ACCENTS
 
 
@@ -66,14 +67,37 @@ def _composition(manifest: pd.DataFrame) -> list[str]:
     ]
 
 
-def _voices_table(spec: SizeSpec) -> str:
+def _voices_table(spec: SizeSpec, vocab: Vocabulary | None) -> str:
+    phrase = vocab.words[0] if vocab else "hey jarvis"
     rows = [{"accent": a.id, "espeak-ng voice": a.voice, "name": a.name, "accent_group": a.accent_group,
-             "script": a.script, "'hey jarvis' is read as": a.say("hey jarvis")}
+             "script": a.script, f"'{phrase}' is read as": a.say(phrase)}
             for a in ACCENTS if a.id in spec.accents]
     return md_table(pd.DataFrame(rows))
 
 
-def render_datasheet(manifest: pd.DataFrame, info: dict, spec: SizeSpec) -> str:
+def _vocabulary_lines(spec: SizeSpec, vocab: Vocabulary | None) -> list[str]:
+    if vocab is None:
+        return [f"- wake phrases (kind `positive`): {', '.join(spec.wake_phrases)}",
+                f"- confusable phrases (kind `confusable`): {', '.join(spec.confusables) or '-'}"]
+    if vocab.kind == WAKE_WORD:
+        return [f"- wake word (kind `positive`): {vocab.words[0]} (a user's keyword, `--keyword`)",
+                f"- confusable phrases (kind `confusable`): {', '.join(vocab.others)}, generated from the keyword "
+                "by sound-alike spelling edits (one onset consonant or vowel changed, or the first word dropped; "
+                "`harness.corpus.vocabulary.confusables_for`)",
+                f"- accents: the {len(spec.accents)} whose voices read English spelling (Latin script); other "
+                "scripts would need a transliteration of the keyword"]
+    return [f"- words (kind `positive`, label = the word): {', '.join(vocab.words)}",
+            f"- unknown words (kind `unknown`, label = the word, scored as `{UNKNOWN_LABEL}`): one per speaker "
+            f"and condition, rotating through {', '.join(vocab.others)}",
+            f"- silence (kind `silence`, label `{SILENCE_LABEL}`): one per speaker and condition, the environment "
+            f"with nobody speaking at its level under speech (clean: white room tone {ROOM_TONE_SNR_DB:g} dB "
+            "below the speech level)",
+            f"- clip layout: exactly {KWS_CLIP_S:g} s, the word at a uniformly drawn position of the free time; "
+            "`phrase_start_s`/`phrase_end_s` give the word",
+            f"- accents: the {len(spec.accents)} whose voices read English spelling (Latin script)"]
+
+
+def render_datasheet(manifest: pd.DataFrame, info: dict, spec: SizeSpec, vocab: Vocabulary | None = None) -> str:
     """The datasheet markdown for a built corpus."""
     snrs = ", ".join(f"{s:g}" for s in spec.snrs_db)
     rooms = ", ".join(f"{r.name} (RT60 {r.rt60_s:g} s, DRR {r.drr_db:+g} dB)" for r in ROOMS)
@@ -94,17 +118,17 @@ def render_datasheet(manifest: pd.DataFrame, info: dict, spec: SizeSpec) -> str:
         "",
         "## Generation parameters",
         "",
-        f"- wake phrases (kind `positive`): {', '.join(spec.wake_phrases)}",
-        f"- confusable phrases (kind `confusable`): {', '.join(spec.confusables) or '-'}",
+        *_vocabulary_lines(spec, vocab),
         f"- speakers: {spec.speakers_per_accent} per accent (espeak-ng variant m1-m7 or f1-f4, gender from "
         "the variant; rate 140-195 wpm; pitch 35-65), drawn from the seed",
-        f"- clip layout: {LEAD_SILENCE_S[0]:g}-{LEAD_SILENCE_S[1]:g} s silence (whole 10 ms steps), the "
-        f"phrase, {TRAIL_SILENCE_S:g} s silence; `phrase_start_s`/`phrase_end_s` give the phrase",
+        *([f"- clip layout: {LEAD_SILENCE_S[0]:g}-{LEAD_SILENCE_S[1]:g} s silence (whole 10 ms steps), the "
+           f"phrase, {TRAIL_SILENCE_S:g} s silence; `phrase_start_s`/`phrase_end_s` give the phrase"]
+          if vocab is None or vocab.kind == WAKE_WORD else []),
         f"- speech level: {SPEECH_RMS_DBFS:g} dBFS RMS over the speech segment; a mixture that would clip is "
         "scaled down as a whole (SNR unchanged)",
         f"- environments: {', '.join(spec.environments)}; SNRs {snrs} dB for clips; streams "
-        f"{', '.join(spec.stream_environments)} at {', '.join(f'{s:g}' for s in spec.stream_snrs_db)} dB, "
-        f"{spec.stream_s:g} s each",
+        f"{', '.join(spec.stream_environments) or 'none'} at "
+        f"{', '.join(f'{s:g}' for s in spec.stream_snrs_db) or '-'} dB, {spec.stream_s:g} s each",
         "- SNR = 10 log10(speech power / noise power), both over the speech segment only: the first to last "
         f"10 ms frame of the clean signal within {-SEGMENT_FLOOR_DB:g} dB of its loudest frame",
         "- noise: white (Gaussian), pink (1/f by FFT shaping), babble (6 of 8 synthetic talkers), tv (one "
@@ -114,7 +138,7 @@ def render_datasheet(manifest: pd.DataFrame, info: dict, spec: SizeSpec) -> str:
         "",
         "## Voices",
         "",
-        _voices_table(spec),
+        _voices_table(spec, vocab),
         "",
         "Non-Latin-script voices read transliterations (docs/corpus.md lists them all) and, as ordinary "
         "sentences, translations of the English sentences into their own language.",

@@ -23,7 +23,7 @@ SENTENCES: tuple[str, ...] = (
 SENTENCE_LABEL = "_sentence_"
 STREAM_LABEL = "_stream_"
 
-KINDS: tuple[str, ...] = ("positive", "confusable", "sentence", "stream")
+KINDS: tuple[str, ...] = ("positive", "confusable", "sentence", "stream", "unknown", "silence")
 
 
 def label_for(phrase: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from harness.corpus.phrases import (
     WAKE_PHRASES,
     label_for,
 )
-from harness.corpus.voices import ACCENTS, Speaker, accent, make_speakers
+from harness.corpus.vocabulary import KWS, SILENCE_LABEL, Vocabulary
+from harness.corpus.voices import ACCENTS, NATIVE, Speaker, accent, make_speakers
 
 ENVIRONMENTS: tuple[str, ...] = ("clean", "white", "pink", "babble", "tv", "reverb")
 SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0, 0.0)
@@ -45,15 +46,17 @@ class SizeSpec:
     stream_environments: tuple[str, ...]
     stream_snrs_db: tuple[float, ...]
     stream_s: float
+    vocabulary_accents: tuple[str, ...] | None = None  # for a user's words (default: the Latin-script accents)
 
 
 _ALL = tuple(a.id for a in ACCENTS)
+_NATIVE = tuple(a.id for a in ACCENTS if a.accent_group == NATIVE)
 
 SIZES: dict[str, SizeSpec] = {
     "tiny": SizeSpec(
         "tiny", "2 accents x 2 wake phrases x 3 environments, one 8 s stream: a few seconds, for tests",
         ("en-us", "ru"), 1, ("alexa", "hey jarvis"), ("hey travis",), ("clean", "babble", "reverb"), (10.0,),
-        True, False, 0, 1, ("babble",), (10.0,), 8.0),
+        True, False, 0, 1, ("babble",), (10.0,), 8.0, ("en-us", "es")),
     "demo": SizeSpec(
         "demo", f"{len(_ALL)} accents x 5 speakers x 5 wake phrases x 6 environments (each speaker hears each "
         "noise at one of 20/10/5/0 dB, rotating), confusables, sentences, one 120 s stream per environment: "
@@ -65,7 +68,13 @@ SIZES: dict[str, SizeSpec] = {
         "in every environment, 240 s streams per environment and SNR: minutes, about 1 GB",
         _ALL, 4, WAKE_PHRASES, CONFUSABLES, ENVIRONMENTS, SNRS_DB, True, False, 5, 3, ENVIRONMENTS, SNRS_DB,
         240.0),
+    "studio": SizeSpec(
+        "studio", f"the training subset: {len(_NATIVE)} native-English accents x 8 speakers, clean and mild noise "
+        "(white, pink, babble at 20 and 15 dB), every speaker in every condition, no streams",
+        _NATIVE, 8, WAKE_PHRASES, CONFUSABLES, ("clean", "white", "pink", "babble"), (20.0, 15.0), True, False, 1,
+        1, (), (), 0.0),
 }
+KWS_CLIP_S = 1.0  # Speech Commands' clip length, the MLPerf Tiny front end's window
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,8 @@ class ClipSpec:
     snr_db: float | None
     lead_s: float
     stream_s: float = 0.0
+    clip_s: float = 0.0     # > 0: a fixed-length clip (KWS), the speech placed at ``position`` of the free time
+    position: float = 0.0
 
     @property
     def path(self) -> str:
@@ -118,9 +129,57 @@ def size_spec(size: str) -> SizeSpec:
         raise ConfigError(f"unknown corpus size '{size}'", hint=f"valid: {', '.join(SIZES)}") from None
 
 
-def plan_clips(size: str, seed: int) -> list[ClipSpec]:
-    """Every clip of a corpus, in manifest order."""
+def vocabulary_spec(spec: SizeSpec, vocab: Vocabulary) -> SizeSpec:
+    """``spec`` for a user's words: its design, the vocabulary's phrases, accents that can read English spelling."""
+    accents = spec.vocabulary_accents or tuple(a for a in spec.accents if accent(a).script == "latin")
+    if vocab.kind == KWS:
+        return replace(spec, accents=accents, wake_phrases=vocab.words, confusables=(), sentences_per_speaker=0,
+                       stream_environments=(), stream_snrs_db=())
+    return replace(spec, accents=accents, wake_phrases=vocab.words, confusables=vocab.others)
+
+
+def plan_clips(size: str, seed: int, vocab: Vocabulary | None = None) -> list[ClipSpec]:
+    """Every clip of a corpus, in manifest order: the built-in wake phrases, or ``vocab``'s words."""
     spec = size_spec(size)
+    if vocab is not None:
+        spec = vocabulary_spec(spec, vocab)
+        if vocab.kind == KWS:
+            return _plan_kws(spec, seed, vocab)
+    return _plan_wake(spec, seed)
+
+
+def _plan_kws(spec: SizeSpec, seed: int, vocab: Vocabulary) -> list[ClipSpec]:
+    """One-second clips: per speaker, each word in each of its conditions, then per condition one unknown word
+    (rotating through ``vocab.others``) and one background-only clip, so both are as frequent as a word."""
+    rng = np.random.default_rng([seed, 0x5eed])
+    conds = conditions(spec.environments, spec.snrs_db)
+    clips: list[ClipSpec] = []
+    rotation = 0
+
+    def add(kind: str, label: str, phrase: str, text: str, spk: Speaker, cond: Condition, tag: str) -> None:
+        clip_id = f"{kind[:3]}-{spk.id}-{tag}-{_condition_tag(cond)}"
+        position = int(rng.integers(0, 1001)) / 1000
+        clips.append(ClipSpec(clip_id, kind, label, phrase, text, spk, cond[0], cond[1], 0.0, 0.0, KWS_CLIP_S,
+                              position))
+
+    for a_index, accent_id in enumerate(spec.accents):
+        acc = accent(accent_id)
+        speakers = make_speakers(acc, spec.speakers_per_accent, rng, first_gender=a_index % 2)
+        for s_index, spk in enumerate(speakers):
+            spk_conds = speaker_conditions(spec, s_index) if spec.snr_per_speaker else conds
+            for word in spec.wake_phrases:
+                for cond in spk_conds:
+                    add("positive", label_for(word), word, acc.say(word), spk, cond, label_for(word))
+            for cond in spk_conds:
+                other = vocab.others[rotation % len(vocab.others)] if vocab.others else None
+                rotation += 1
+                if other:
+                    add("unknown", label_for(other), other, acc.say(other), spk, cond, label_for(other))
+                add("silence", SILENCE_LABEL, "", "", spk, cond, "silence")
+    return clips
+
+
+def _plan_wake(spec: SizeSpec, seed: int) -> list[ClipSpec]:
     rng = np.random.default_rng([seed, 0x5eed])
     conds = conditions(spec.environments, spec.snrs_db)
     noisy = [c for c in conds if c[0] != "clean"]

@@ -17,6 +17,7 @@ from harness.corpus.voices import ACCENTS, FEMALE_VARIANTS, MALE_VARIANTS, PITCH
 
 SPEECH_RMS_DBFS = -26.0
 PEAK_LIMIT = 0.98
+ROOM_TONE_SNR_DB = 50.0
 _HOP = int(noise.FRAME_S * SAMPLE_RATE)
 
 # Fixed talkers behind babble and TV noise: (accent, variant, rate, pitch).
@@ -63,13 +64,36 @@ def apply_environment(clean: np.ndarray, env: str, snr_db: float | None,
         segment = noise.speech_segment(clean, SAMPLE_RATE)
         wet = _level(noise.reverberate(clean, noise.room_impulse_response(room, SAMPLE_RATE, rng)), segment)
         return noise.mix_at_snr(wet, noise.pink(n, rng), snr_db, segment=segment), room
+    return noise.mix_at_snr(clean, _noise(env, n, rng), snr_db, sr=SAMPLE_RATE), None
+
+
+def _noise(env: str, n: int, rng: np.random.Generator) -> np.ndarray:
     generators = {
         "white": lambda: noise.white(n, rng),
         "pink": lambda: noise.pink(n, rng),
         "babble": lambda: noise.babble(n, rng, talkers()),
         "tv": lambda: noise.tv(n, rng, talkers(), SAMPLE_RATE),
     }
-    return noise.mix_at_snr(clean, generators[env](), snr_db, sr=SAMPLE_RATE), None
+    return generators[env]()
+
+
+def background(n: int, env: str, snr_db: float | None,
+               rng: np.random.Generator) -> tuple[np.ndarray, noise.Room | None]:
+    """An environment with nobody speaking (a ``silence`` clip), at the level it has under speech at ``snr_db``.
+
+    Clean is room tone: white noise :data:`ROOM_TONE_SNR_DB` below the speech level. Reverb is its pink noise
+    (the room is drawn, and recorded, as for speech).
+    """
+    room = None
+    if env == "clean":
+        x, snr_db = noise.white(n, rng), ROOM_TONE_SNR_DB
+    elif env == "reverb":
+        room = noise.ROOMS[int(rng.integers(len(noise.ROOMS)))]
+        x = noise.pink(n, rng)
+    else:
+        x = _noise(env, n, rng)
+    assert snr_db is not None
+    return x * (10.0 ** ((SPEECH_RMS_DBFS - snr_db) / 20.0) / np.sqrt(np.mean(np.square(x)))), room
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -103,11 +127,30 @@ def _stream_speech(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
         pos += speech.size + int(rng.uniform(0.2, 0.8) * SAMPLE_RATE)
 
 
+def _fixed_length(spec: ClipSpec, rng: np.random.Generator) -> tuple[np.ndarray, noise.Room | None, float, float]:
+    """A KWS clip of exactly ``clip_s``: the word at ``position`` of the free time (cut if longer), or no word."""
+    n = int(round(spec.clip_s * SAMPLE_RATE))
+    if not spec.text:
+        mixed, room = background(n, spec.noise, spec.snr_db, rng)
+        return mixed, room, math.nan, math.nan
+    spk = spec.speaker
+    assert spk is not None
+    speech = utterance(spk.accent.voice, spk.variant, spk.rate, spk.pitch, spec.text)[:n]
+    lead = int(round(spec.position * (n - speech.size)))
+    clean = np.zeros(n)
+    clean[lead:lead + speech.size] = speech
+    mixed, room = apply_environment(clean, spec.noise, spec.snr_db, rng)
+    return mixed, room, lead / SAMPLE_RATE, (lead + speech.size) / SAMPLE_RATE
+
+
 def render_clip(spec: ClipSpec, seed: int, out_dir: Path) -> dict:
     """Render one clip, write its WAV under ``out_dir``, return its manifest row."""
     rng = np.random.default_rng(clip_seed(seed, spec.clip_id))
     spk = spec.speaker
-    if spk is None:
+    room: noise.Room | None
+    if spec.clip_s > 0:
+        mixed, room, start, end = _fixed_length(spec, rng)
+    elif spk is None:
         clean = _stream_speech(spec, rng)
         start = end = math.nan
     else:
@@ -116,7 +159,8 @@ def render_clip(spec: ClipSpec, seed: int, out_dir: Path) -> dict:
         clean = np.zeros(lead + speech.size + int(TRAIL_SILENCE_S * SAMPLE_RATE))
         clean[lead:lead + speech.size] = speech
         start, end = lead / SAMPLE_RATE, (lead + speech.size) / SAMPLE_RATE
-    mixed, room = apply_environment(clean, spec.noise, spec.snr_db, rng)
+    if spec.clip_s <= 0:
+        mixed, room = apply_environment(clean, spec.noise, spec.snr_db, rng)
     samples = to_int16(mixed)
     write_wav(out_dir / spec.path, samples)
     mixed_speakers = "mixed"

@@ -17,8 +17,9 @@ from harness.core.progress import Progress
 from harness.corpus.datasheet import render_datasheet
 from harness.corpus.directory import content_sha256
 from harness.corpus.espeak import SAMPLE_RATE, espeak_version
-from harness.corpus.plan import ClipSpec, plan_clips, size_spec
+from harness.corpus.plan import ClipSpec, plan_clips, size_spec, vocabulary_spec
 from harness.corpus.render import render_job
+from harness.corpus.vocabulary import Vocabulary
 
 GENERATOR = "harness.corpus.synth"
 GENERATOR_VERSION = 1
@@ -76,12 +77,14 @@ def manifest_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def _cached(out_dir: Path, size: str, seed: int) -> bool:
+def _cached(out_dir: Path, size: str, seed: int, vocabulary: Vocabulary | None) -> bool:
     """True when ``out_dir`` already holds this corpus and its files verify against corpus.json."""
     try:
         info = json.loads((out_dir / CORPUS_JSON).read_text())
         key = ("generator", "generator_version", "size", "seed", "espeak_ng_version")
         if tuple(info.get(k) for k in key) != (GENERATOR, GENERATOR_VERSION, size, seed, espeak_version()):
+            return False
+        if info.get("vocabulary") != (vocabulary.as_json() if vocabulary else None):
             return False
         return content_sha256(out_dir, pd.read_parquet(out_dir / MANIFEST)) == info.get("content_sha256")
     except (OSError, ValueError, KeyError, DataError):
@@ -105,8 +108,10 @@ def _check_out_dir(out_dir: Path) -> None:
 
 
 def synthesize_corpus(out_dir: Path, size: str = "demo", seed: int = 0, progress: Progress | None = None, *,
-                      workers: int | None = None) -> Path:
+                      workers: int | None = None, vocabulary: Vocabulary | None = None) -> Path:
     """Synthesize (or reuse, if built and verified) the corpus of ``size`` and ``seed`` in ``out_dir``.
+
+    ``vocabulary`` replaces the built-in wake phrases by a user's words (a KWS vocabulary or a wake word).
 
     The same size and seed give the same bytes, whatever ``workers`` is. ``progress("clips", done, total)`` is called
     as clips finish. The corpus is built in a sibling directory and moved into place, so an interrupted
@@ -116,11 +121,11 @@ def synthesize_corpus(out_dir: Path, size: str = "demo", seed: int = 0, progress
     ``if __name__ == "__main__":``. By default corpora under 64 clips render in-process.
     """
     out_dir = Path(out_dir)
-    spec = size_spec(size)
+    spec = size_spec(size) if vocabulary is None else vocabulary_spec(size_spec(size), vocabulary)
     _check_out_dir(out_dir)
-    if _cached(out_dir, size, seed):
+    if _cached(out_dir, size, seed, vocabulary):
         return out_dir
-    specs = plan_clips(size, seed)
+    specs = plan_clips(size, seed, vocabulary)
     if len({s.clip_id for s in specs}) != len(specs):
         raise DataError(f"corpus plan for size '{size}' has duplicate clip ids")  # a bug, never a user error
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +137,7 @@ def synthesize_corpus(out_dir: Path, size: str = "demo", seed: int = 0, progress
         manifest = manifest_frame(rows)
         manifest.to_parquet(staging / MANIFEST, index=False)
         info = {
-            "name": f"synthetic-kws-{size}",
+            "name": f"synthetic-{vocabulary.name}-{size}" if vocabulary else f"synthetic-kws-{size}",
             "generator": GENERATOR,
             "generator_version": GENERATOR_VERSION,
             "size": size,
@@ -144,8 +149,10 @@ def synthesize_corpus(out_dir: Path, size: str = "demo", seed: int = 0, progress
             "espeak_ng_version": espeak_version(),
             "content_sha256": content_sha256(staging, manifest),
         }
+        if vocabulary is not None:
+            info["vocabulary"] = vocabulary.as_json()
         (staging / CORPUS_JSON).write_text(json.dumps(info, indent=2) + "\n")
-        (staging / DATASHEET).write_text(render_datasheet(manifest, info, spec))
+        (staging / DATASHEET).write_text(render_datasheet(manifest, info, spec, vocabulary))
         if out_dir.exists():
             shutil.rmtree(out_dir)  # checked above: empty, or a corpus this generator wrote
         staging.rename(out_dir)

@@ -38,14 +38,19 @@ BUILTIN = "builtin:"
 
 
 def resolve_corpus(spec: str, seed: int = 0, progress: Progress | None = None) -> Corpus:
-    """A corpus directory, or ``builtin:<size>``: the synthetic corpus, built once into the cache."""
+    """A corpus directory, or ``builtin:<size>`` (``builtin:kws12-<size>`` for the 12-class KWS vocabulary):
+    the synthetic corpus, built once into the cache."""
     if spec.startswith(BUILTIN):
         from harness.corpus.synth import synthesize_corpus
+        from harness.corpus.vocabulary import KWS12
 
         size = spec[len(BUILTIN):]
-        out = cache_dir("corpus") / f"synthetic-{size}-seed{seed}"
+        vocabulary = None
+        if size.startswith(f"{KWS12.name}-"):
+            size, vocabulary = size[len(KWS12.name) + 1:], KWS12
+        out = cache_dir("corpus") / f"synthetic-{spec[len(BUILTIN):]}-seed{seed}"
         report = (lambda label, done, total: progress(f"corpus {size}", done, total)) if progress else None
-        return load_corpus(synthesize_corpus(out, size=size, seed=seed, progress=report))
+        return load_corpus(synthesize_corpus(out, size=size, seed=seed, progress=report, vocabulary=vocabulary))
     return load_corpus(Path(spec))
 
 
