@@ -34,6 +34,7 @@ from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
 from harness.runs.settings import eval_settings, fairness_settings
 from harness.runs.status import command_of, resume_hint, write_status
+from harness.runs.streams import measure_streams
 from harness.signoff import load_policy, signoff_run
 
 HOST_BACKEND = "the real models on the host (LiteRT / ONNX Runtime), the outputs every simulated target reports"
@@ -161,9 +162,12 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     the last device's outcome and what could not be measured, with why."""
     plan = job.plan
     accuracy = job.session.accuracy if job.session else None
+    streams = job.session.streams if job.session else None
     outcome = None
     notes: list[str] = []
-    if accuracy is not None:
+    if streams is not None:
+        outcome = measure_streams(run, job, job.models[0], job.targets[0], streams, progress)
+    elif accuracy is not None:
         outcome = measure_accuracy(run, job, job.models[0], job.targets[0], accuracy, device_corpus, progress)
     elif job.targets:
         results = measure_pairs(run, job, progress)

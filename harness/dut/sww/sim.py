@@ -6,6 +6,9 @@ a stream of any length is processed as fast as the model runs. The DUT hears the
 detection and on its first frame after ``start`` (the runner's t = 0 marker), and its processing pin from each
 frame's arrival for the detector's per-frame latency. The board stamps pulses with TIM2 (10 us ticks since
 ``record_detections``) and keeps the processing edges of the first 100 frames, as the real firmware does.
+The DUT drives its supply draw on ``Wiring``s (active while a frame is processed, idle otherwise), which is how
+a simulated power monitor integrates energy over the stream. Seeded faults: replies dropped, a play that never
+finishes, and a DUT reset halfway through a play (it stops streaming and prints its boot banner).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import numpy as np
 from harness.core.errors import ConfigError, DeviceError
 from harness.dut.sim.links import Link, Listener, open_listener
 from harness.dut.sww import wire as w
+from harness.power.wiring import Wiring
 
 SAMPLE_RATE = 16_000
 TICKS_PER_S = 100_000
+BOOT_BANNER = ("m-timestamp-mode-performance", "m-init-done")  # what the EEMBC-derived firmware prints at boot
 log = logging.getLogger("harness.dut.sww")
 
 
@@ -55,15 +60,29 @@ class Heard:
 
 
 class SimSwwDut:
-    """The DUT's command set (sww_ref_util.c: name, profile, start, stop) and its response to audio."""
+    """The DUT's command set (sww_ref_util.c: name, profile, start, stop) and its response to audio.
 
-    def __init__(self, detector: StreamDetector, name: str = "sim-sww") -> None:
+    ``wirings`` receive its supply draw in seconds of board time: ``idle_w`` between frames, ``active_w`` while
+    a frame is processed (from its arrival for the detector's latency).
+    """
+
+    def __init__(self, detector: StreamDetector, name: str = "sim-sww", wirings: list[Wiring] | None = None,
+                 idle_w: float = 0.0, active_w: float = 0.0) -> None:
         self.detector = detector
         self.name = name
         self.streaming = False
         self._first_frame = False
+        self.wirings = list(wirings or [])
+        self.idle_w, self.active_w = idle_w, active_w
+        self._booted: list[str] = []  # banner lines printed since the last command, relayed with the next reply
+        for wiring in self.wirings:
+            wiring.power(0.0, idle_w)
 
     def handle(self, command: str) -> list[str]:
+        banner, self._booted = self._booted, []
+        return [*banner, *self._reply(command)]
+
+    def _reply(self, command: str) -> list[str]:
         if command == "name":
             return [f"m-name-dut-[{self.name}]", w.END]
         if command == "profile":
@@ -77,8 +96,13 @@ class SimSwwDut:
             return ["Streaming stopped.", w.END]
         return [f"e-[Unknown command: {command}]", w.END]
 
-    def hear(self, left: np.ndarray) -> Heard:
-        """Pins while ``left`` (int16) streams in; silent unless started."""
+    def reset(self) -> None:
+        """Power glitch or watchdog: streaming stops and the boot banner is printed."""
+        self.streaming, self._first_frame = False, False
+        self._booted = list(BOOT_BANNER)
+
+    def hear(self, left: np.ndarray, start_tick: int = 0) -> Heard:
+        """Pins while ``left`` (int16) streams in from board tick ``start_tick``; silent unless started."""
         if not self.streaming:
             return Heard([], [])
         frame = self.detector.frame_samples
@@ -92,9 +116,16 @@ class SimSwwDut:
             arrived = -(-int(end) // frame) * frame  # processed once the frame holding its last sample arrived
             if arrived <= n_frames * frame:
                 pulses.append(sample_ticks(arrived) + latency)
-        edges = [(sample_ticks((k + 1) * frame), sample_ticks((k + 1) * frame) + latency)
-                 for k in range(min(n_frames, w.MAX_FRAMES))]
+        arrivals = [sample_ticks((k + 1) * frame) for k in range(n_frames)]
+        self._draw(start_tick, arrivals, latency)
+        edges = [(a, a + latency) for a in arrivals[:w.MAX_FRAMES]]
         return Heard(sorted(pulses), edges)
+
+    def _draw(self, start_tick: int, arrivals: list[int], latency: int) -> None:
+        for wiring in self.wirings:
+            for a in arrivals:
+                wiring.power((start_tick + a) / TICKS_PER_S, self.active_w)
+                wiring.power((start_tick + a + latency) / TICKS_PER_S, self.idle_w)
 
 
 def read_board_wav(path: Path) -> np.ndarray:
@@ -118,13 +149,23 @@ class SimInterfaceBoard:
     sd_card: Path
     dut: SimSwwDut
     hang_play: bool = False  # fault: a play that never finishes (no reply at all)
+    hang_plays: frozenset[int] = frozenset()   # fault: these plays (1 = the first) never finish
+    reset_plays: frozenset[int] = frozenset()  # fault: the DUT resets halfway through these plays
+    drop_replies: frozenset[int] = frozenset()  # fault: the replies to these commands (1 = the first) are lost
     clock: int = 0           # simulated ticks since power-on
+    commands: int = 0
+    plays: int = 0
     _record_from: int = 0
     _detections_ms: list[int] = field(default_factory=list)
     _edges: list[tuple[int, int]] = field(default_factory=list)
 
     def handle(self, command: str) -> list[str] | None:
         """The reply lines to one command (without ``%``); None when the board never answers."""
+        self.commands += 1
+        reply = self._reply(command)
+        return None if self.commands in self.drop_replies else reply
+
+    def _reply(self, command: str) -> list[str] | None:
         word, _, argument = command.strip().partition(" ")
         if word == "name":
             return [w.BOARD_NAME, w.END]
@@ -153,10 +194,15 @@ class SimInterfaceBoard:
             left = read_board_wav(path)
         except DeviceError as exc:
             return [exc.message, w.END]
-        if self.hang_play:
+        self.plays += 1
+        if self.hang_play or self.plays in self.hang_plays:
             return None
         start = self.clock
-        heard = self.dut.hear(left)
+        if self.plays in self.reset_plays:
+            heard = self.dut.hear(left[:left.size // 2], start)
+            self.dut.reset()
+        else:
+            heard = self.dut.hear(left, start)
         for tick in heard.detection_pulses:
             self._record(start + tick)
         room = w.MAX_FRAMES - len(self._edges)
@@ -173,10 +219,15 @@ class SimInterfaceBoard:
             self._detections_ms.append(ms)
 
 
-class SimBoardServer:
-    """Serves a simulated board on ``socket://127.0.0.1:PORT`` (or a pty) for ``serial.serial_for_url``."""
+class Responder(Protocol):
+    def handle(self, command: str) -> list[str] | None: ...
 
-    def __init__(self, board: SimInterfaceBoard, listen: str = "socket://127.0.0.1:0") -> None:
+
+class SimBoardServer:
+    """Serves a simulated board on ``socket://127.0.0.1:PORT`` (or a pty) for ``serial.serial_for_url``; it serves
+    a ``SimSwwDut`` alone the same way (the DUT's own port)."""
+
+    def __init__(self, board: Responder, listen: str = "socket://127.0.0.1:0") -> None:
         self.board = board
         self._listen = listen
         self._listener: Listener | None = None
