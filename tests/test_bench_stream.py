@@ -245,3 +245,40 @@ def test_an_empty_detection_list_is_scored_and_flagged(tiny: StreamSet, tmp_path
     assert [r["counts"]["code"]["fn"] for r in records] == [len(p.truth.detection_windows) for p in tiny.streams]
     assert not json.loads((run / contract.PARITY).read_text())["all_equal"]
     assert "no first-frame marker" in (run / contract.SWW_STREAMS.md).read_text()
+
+
+# ---- a plan whose target profile names an interface board --------------------------------------------------
+
+
+def test_harness_run_streams_on_a_profile_whose_link_names_a_board(tiny: StreamSet, tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    from harness.registry.plans import Measure, Plan
+    from harness.runs.runner import Context, run_plan
+
+    targets = tmp_path / "targets"
+    shutil.copytree(targets_dir(), targets)
+    with sww_bench(tiny.folder, MODEL, TARGET) as bench:
+        profile = yaml.safe_load((targets_dir() / "mcu.yaml").read_text())
+        profile.update(name="bench-sww", link={"url": bench.board_url, "timeout_s": 5.0,
+                                               "board": {"url": bench.board_url, "streams": "builtin:tiny"}},
+                       power_monitor={"model": "sim", "url": bench.wiring_url})
+        (targets / "bench-sww.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+        plan = Plan(name="with-board", models=[MODEL.name], targets=["mcu", "bench-sww"],
+                    measure=Measure(warmup=1, runs=10))
+        run = run_plan(plan, Context(ModelRegistry(models_dir()), TargetRegistry(targets), tmp_path / "results"))
+    assert json.loads((run / contract.STATUS).read_text())["status"] == "complete"
+    efficiency = pd.read_csv(run / contract.EFFICIENCY.csv)
+    assert list(efficiency["target"]) == ["mcu"]  # the board's DUT runs sww firmware: measured by the stream step
+    records = rows(run)
+    assert [r["wav_file"] for r in records] == [p.truth.wav_file for p in tiny.streams]
+    assert all(r["parity"]["equal"] and r["power"]["avg_power_mw"] > 0 for r in records)
+    assert set(pd.read_csv(run / contract.SWW_FAIRNESS.csv)["attribute"]) == {"accent", "noise"}
+    assert "dut start%" in (run / contract.TRANSCRIPT).read_text()  # url == the board's: DUT via pass-through
+
+    two = Plan(name="two", models=[MODEL.name, "mww-hey-jarvis"], targets=["bench-sww"])
+    with pytest.raises(ConfigError, match="one wake-word model on one interface board"):
+        run_plan(two, Context(ModelRegistry(models_dir()), TargetRegistry(targets), tmp_path / "refused"))
+    assert not (tmp_path / "refused").exists()

@@ -34,7 +34,7 @@ from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
 from harness.runs.settings import eval_settings, fairness_settings
 from harness.runs.status import command_of, resume_hint, write_status
-from harness.runs.streams import measure_streams
+from harness.runs.streams import board_streams, measure_streams
 from harness.signoff import load_policy, signoff_run
 
 HOST_BACKEND = "the real models on the host (LiteRT / ONNX Runtime), the outputs every simulated target reports"
@@ -116,6 +116,8 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     if not job.targets and not plan.corpus:
         raise ConfigError(f"plan '{plan.name}' has neither targets nor a corpus: nothing to do",
                           hint="give --target (efficiency) and/or --corpus (accuracy)")
+    if job.session is None:
+        board_streams(job)  # a plan that cannot stream on its boards is refused before anything is measured
     corpus = resolve_corpus(plan.corpus, plan.seed, progress) if plan.corpus else None
     accuracy = job.session.accuracy if job.session else None
     device_corpus = resolve_corpus(accuracy.corpus, plan.seed, progress) if accuracy and accuracy.corpus else None
@@ -172,6 +174,10 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     elif job.targets:
         results = measure_pairs(run, job, progress)
         outcome = results[-1] if results else None
+        streaming = board_streams(job)
+        if streaming is not None:
+            model, target, spec = streaming
+            measure_streams(run, job, model, target, spec, progress)
     if corpus is not None and (evaluable(list(job.models)) or not job.targets):
         notes += run_evaluation(run, evaluable(list(job.models)), corpus, eval_settings(plan),
                                 fairness_settings(plan), backend=HOST_BACKEND, progress=progress)

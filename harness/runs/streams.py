@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.core.errors import DataError, DeviceError
+from harness.core.errors import ConfigError, DataError, DeviceError
 from harness.core.progress import Progress
 from harness.core.transcript import Transcript
 from harness.dut.records import DeviceReset
@@ -30,7 +30,7 @@ from harness.evaluation.sww_groups import group_table, stream_parity
 from harness.power.integrate import RunningIntegral
 from harness.power.monitor import PowerMonitor, open_monitor
 from harness.power.trace import Trace
-from harness.registry.models import ModelEntry
+from harness.registry.models import ModelEntry, Task
 from harness.registry.targets import TargetProfile
 from harness.reports.tables import to_markdown, write_table
 from harness.rundir import contract
@@ -42,6 +42,25 @@ from harness.runtimes import RuntimeOptions
 
 REPLAYS_AFTER_RESET = 1
 SWW_MODEL_ID = "sww01"
+
+
+def board_streams(job: Job) -> tuple[ModelEntry, TargetProfile, DeviceStreams] | None:
+    """The streaming step of a plan: its wake-word model on the target whose link names an interface board (one
+    pair per run: a DUT runs one model's firmware)."""
+    boards = [t for t in job.targets if t.link.board is not None]
+    if not boards:
+        return None
+    wake = [m for m in job.models if m.task == Task.wake_word]
+    if len(boards) > 1 or len(wake) != 1:
+        raise ConfigError(f"a run streams one wake-word model on one interface board; this plan has "
+                          f"{len(wake)} wake-word model(s) and {len(boards)} target(s) with a board "
+                          f"({', '.join(t.name for t in boards)})",
+                          hint="a DUT runs one model's firmware: split the plan, one board and wake-word model each")
+    target = boards[0]
+    board = target.link.board
+    assert board is not None
+    dut = target.link.url if target.link.url != board.url else None
+    return wake[0], target, DeviceStreams(board.streams, board.url, dut, board.verdict_rule)
 
 
 def measure_streams(run: RunDirectory, job: Job, model: ModelEntry, target: TargetProfile, spec: DeviceStreams,
@@ -81,7 +100,8 @@ def measure_streams(run: RunDirectory, job: Job, model: ModelEntry, target: Targ
     records = [done[p.truth.wav_file] for p in stream_set.streams]
     provenance = (f"measured on the device: {model.name} on the DUT {dut_info['dut_name']} behind the interface board "
                   f"at {spec.board}")
-    summary = write_outputs(run, job, model, records, verdict_rule, provenance, dut_info, spec, target)
+    summary = write_outputs(run, job, model, records, verdict_rule, provenance, dut_info, spec, target,
+                            join_fairness=job.session is not None)
     return PairResult(summary, resets)
 
 
@@ -223,8 +243,9 @@ def _rule_rows(record: dict[str, Any], result: SwwResult) -> list[dict[str, Any]
 
 def write_outputs(run: RunDirectory, job: Job, model: ModelEntry, records: list[dict[str, Any]],
                   verdict_rule: WindowRule, provenance: str, dut_info: dict[str, Any], spec: DeviceStreams,
-                  target: TargetProfile) -> dict[str, Any]:
-    """sww_streams, sww_fairness and fairness tables, parity.json and stream.json; returns the summary."""
+                  target: TargetProfile, join_fairness: bool) -> dict[str, Any]:
+    """sww_streams and sww_fairness tables (and, in a bench session, the fairness tables), parity.json and
+    stream.json; returns the summary. A plan's run keeps fairness.csv for the host's evaluation of its corpus."""
     fairness = fairness_settings(job.plan)
     streams = stream_table(records, provenance)
     flagged = [r["wav_file"] for r in records if r["rule_dependent"]]
@@ -242,10 +263,11 @@ def write_outputs(run: RunDirectory, job: Job, model: ModelEntry, records: list[
     write_table(groups, run.path, contract.SWW_FAIRNESS.stem, markdown=group_markdown(groups, model, provenance,
                                                                                      verdict_rule, fairness.confidence),
                 meta=meta)
-    verdict_rows = groups[groups["verdict_rule"]].drop(columns=["verdict_rule"]).reset_index(drop=True)
-    write_table(verdict_rows, run.path, contract.FAIRNESS.stem,
-                markdown=group_markdown(verdict_rows, model, provenance, verdict_rule, fairness.confidence),
-                meta={**meta, "not_measured": []})
+    if join_fairness:
+        verdict_rows = groups[groups["verdict_rule"]].drop(columns=["verdict_rule"]).reset_index(drop=True)
+        write_table(verdict_rows, run.path, contract.FAIRNESS.stem,
+                    markdown=group_markdown(verdict_rows, model, provenance, verdict_rule, fairness.confidence),
+                    meta={**meta, "not_measured": []})
     parity = {"kind": "streaming detections, device vs host", "model": model.name,
               "all_equal": all(r["parity"]["equal"] for r in records),
               "streams": [{"wav_file": r["wav_file"], **r["parity"]} for r in records]}
