@@ -286,7 +286,7 @@ def test_harness_run_streams_on_a_profile_whose_link_names_a_board(tiny: StreamS
                                                "board": {"url": bench.board_url, "streams": "builtin:tiny"}},
                        power_monitor={"model": "sim", "url": bench.wiring_url})
         (targets / "bench-sww.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
-        plan = Plan(name="with-board", models=[MODEL.name], targets=["mcu", "bench-sww"],
+        plan = Plan(name="with-board", models=[MODEL.name], targets=["mcu", "bench-sww"], corpus="builtin:tiny",
                     measure=Measure(warmup=1, runs=10))
         run = run_plan(plan, Context(ModelRegistry(models_dir()), TargetRegistry(targets), tmp_path / "results"))
     assert json.loads((run / contract.STATUS).read_text())["status"] == "complete"
@@ -297,6 +297,17 @@ def test_harness_run_streams_on_a_profile_whose_link_names_a_board(tiny: StreamS
     assert all(r["parity"]["equal"] and r["power"]["avg_power_mw"] > 0 for r in records)
     assert set(pd.read_csv(run / contract.SWW_FAIRNESS.csv)["attribute"]) == {"accent", "noise"}
     assert "dut start%" in (run / contract.TRANSCRIPT).read_text()  # url == the board's: DUT via pass-through
+    # the host's evaluation of the corpus and the device's streams share fairness.csv, told apart by attribute
+    fairness = pd.read_csv(run / contract.FAIRNESS.csv)
+    device = fairness[fairness["attribute"].str.endswith("(device stream)")]
+    assert set(device["attribute"]) == {"accent (device stream)", "noise (device stream)"}
+    assert device["provenance"].str.startswith("measured on the device").all()
+    assert set(device["window_rule"]) == {"code"}
+    assert {"overall", "accent", "noise"} <= set(fairness["attribute"])
+    assert fairness[~fairness.index.isin(device.index)]["provenance"].isna().all()
+    assert "## Measured on the device: streaming wake-word" in (run / contract.FAIRNESS.md).read_text()
+    gates = json.loads((run / contract.SIGNOFF).read_text())["gates"]
+    assert not any("device stream" in g["id"] for g in gates)  # the host's gates are not fed device rows
 
     two = Plan(name="two", models=[MODEL.name, "mww-hey-jarvis"], targets=["bench-sww"])
     with pytest.raises(ConfigError, match="one wake-word model on one interface board"):

@@ -34,7 +34,7 @@ from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
 from harness.runs.settings import eval_settings, fairness_settings
 from harness.runs.status import command_of, resume_hint, write_status
-from harness.runs.streams import board_streams, measure_streams
+from harness.runs.streams import board_streams, join_stream_fairness, measure_streams
 from harness.signoff import load_policy, signoff_run
 
 HOST_BACKEND = "the real models on the host (LiteRT / ONNX Runtime), the outputs every simulated target reports"
@@ -181,6 +181,8 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     if corpus is not None and (evaluable(list(job.models)) or not job.targets):
         notes += run_evaluation(run, evaluable(list(job.models)), corpus, eval_settings(plan),
                                 fairness_settings(plan), backend=HOST_BACKEND, progress=progress)
+    if job.session is None and (run.path / contract.SWW_FAIRNESS.csv).is_file():
+        join_stream_fairness(run)  # after the host's tables, which it joins
     policy = load_policy(plan.policy_path())
     if job.targets and job.session is None:  # a deployment decision needs efficiency on a target
         if progress:

@@ -264,10 +264,7 @@ def write_outputs(run: RunDirectory, job: Job, model: ModelEntry, records: list[
                                                                                      verdict_rule, fairness.confidence),
                 meta=meta)
     if join_fairness:
-        verdict_rows = groups[groups["verdict_rule"]].drop(columns=["verdict_rule"]).reset_index(drop=True)
-        write_table(verdict_rows, run.path, contract.FAIRNESS.stem,
-                    markdown=group_markdown(verdict_rows, model, provenance, verdict_rule, fairness.confidence),
-                    meta={**meta, "not_measured": []})
+        join_stream_fairness(run)
     parity = {"kind": "streaming detections, device vs host", "model": model.name,
               "all_equal": all(r["parity"]["equal"] for r in records),
               "streams": [{"wav_file": r["wav_file"], **r["parity"]} for r in records]}
@@ -301,3 +298,34 @@ def group_markdown(groups: pd.DataFrame, model: ModelEntry, provenance: str, ver
              "", to_markdown(shown, columns)]
     return "\n".join(lines)
 
+
+
+STREAM_ATTRIBUTE = "{attribute} (device stream)"
+
+
+def join_stream_fairness(run: RunDirectory) -> None:
+    """The verdict rule's per-group rows of ``sww_fairness`` in the run's fairness tables: the tables themselves when
+    the run has no other, else appended with their attribute marked ``<attribute> (device stream)`` and their
+    provenance, so they are never read as (or gated with) the host evaluation's groups."""
+    groups = pd.read_csv(run.path / contract.SWW_FAIRNESS.csv, keep_default_na=False, na_values=[""])
+    meta = run.read_json(contract.SWW_FAIRNESS.json)["meta"]
+    rows = groups[groups["verdict_rule"]].drop(columns=["verdict_rule"]).reset_index(drop=True)
+    notes = (f"\n## Measured on the device: streaming wake-word\n\nRows whose attribute ends in '(device stream)' "
+             f"come from sww01 streams ({meta['streams']}) scored under the {meta['verdict_rule']} window rule, "
+             f"{meta['provenance']}; sww_fairness.csv holds both rules.\n\n")
+    existing = run.path / contract.FAIRNESS.csv
+    host_meta = run.read_json(contract.FAIRNESS.json)["meta"] if existing.is_file() else {}
+    if existing.is_file() and "verdict_rule" not in host_meta:  # not this step's own table of an earlier pass
+        host = pd.read_csv(existing, keep_default_na=False, na_values=[""])
+        host = host[~host["attribute"].astype(str).str.endswith(STREAM_ATTRIBUTE.format(attribute=""))]
+        markdown = (run.path / contract.FAIRNESS.md).read_text(encoding="utf-8").split(notes.split("\n\n")[0])[0]
+        rows = rows.assign(attribute=[STREAM_ATTRIBUTE.format(attribute=a) for a in rows["attribute"]])
+        joined = pd.concat([host, rows], ignore_index=True)
+        markdown = markdown + notes + to_markdown(
+            rows, {c: c for c in ("model", "attribute", "group", "metric", "n", "value", "ci_low", "ci_high")})
+        write_table(joined, run.path, contract.FAIRNESS.stem, markdown=markdown,
+                    meta={**{k: v for k, v in host_meta.items() if k != "device_streams"}, "device_streams": meta})
+        return
+    write_table(rows, run.path, contract.FAIRNESS.stem,
+                markdown=(run.path / contract.SWW_FAIRNESS.md).read_text(encoding="utf-8"),
+                meta={**meta, "not_measured": []})
