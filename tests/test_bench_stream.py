@@ -313,3 +313,22 @@ def test_harness_run_streams_on_a_profile_whose_link_names_a_board(tiny: StreamS
     with pytest.raises(ConfigError, match="one wake-word model on one interface board"):
         run_plan(two, Context(ModelRegistry(models_dir()), TargetRegistry(targets), tmp_path / "refused"))
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_bad_stream_folder_leaves_no_run_and_changed_streams_are_not_resumed(small: StreamSet,
+                                                                              tmp_path: Path) -> None:
+    import shutil
+
+    with pytest.raises(ConfigError, match="no sww_streams.json"):
+        bench_device(settings("socket://127.0.0.1:1", streams=str(tmp_path / "absent")), MODEL, TARGET,
+                     tmp_path / "results")
+    assert not (tmp_path / "results").exists()
+    folder = tmp_path / "streams"
+    shutil.copytree(small.folder, folder)
+    with sww_bench(folder, MODEL, TARGET) as bench:
+        run = bench_device(settings(bench.board_url, streams=str(folder)), MODEL, TARGET, tmp_path / "results")
+    assert json.loads((run / contract.MANIFEST).read_text())["streams"]["spec"] == str(folder)
+    (folder / small.streams[0].truth.wav_file).write_bytes(b"changed")
+    with pytest.raises(ConfigError, match="changed since the run began"):
+        bench_device(settings("socket://127.0.0.1:1", streams=str(folder)), MODEL, TARGET, tmp_path / "results",
+                     resume=run)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import ConfigError, DataError
+from harness.core.hashing import sha256_file
 from harness.core.paths import cache_dir
 from harness.core.progress import Progress
 from harness.corpus.stream import INDEX_FILE, TRUTH_FILE, StreamSpec, build_streams, write_stream_set
@@ -39,6 +40,12 @@ class PlayedStream:
 class StreamSet:
     folder: Path
     streams: tuple[PlayedStream, ...]
+
+    def record(self, spec: str) -> dict[str, object]:
+        """What the manifest keeps: the set as named, its folder, and its truth file's and WAVs' sha256."""
+        wavs = {p.truth.wav_file: sha256_file(self.folder / p.truth.wav_file) for p in self.streams}
+        return {"spec": spec, "folder": str(self.folder), "truth_sha256": sha256_file(self.folder / TRUTH_FILE),
+                "wav_sha256": wavs}
 
 
 def load_stream_set(spec: str, model: ModelEntry, seed: int = 0, progress: Progress | None = None) -> StreamSet:
