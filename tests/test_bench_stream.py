@@ -224,6 +224,7 @@ def test_a_play_that_never_finishes_then_resume_plays_only_the_rest(small: Strea
     assert status["status"] == "failed" and status["log"].endswith("raw/transcript.log")
     kept = rows(run)
     assert [r["wav_file"] for r in kept] == ["sww_accent_en-us.wav", "sww_accent_ru.wav"]
+    monkeypatch.undo()  # the resumed run waits the stream's own length + 10 s for every play
     with sww_bench(small.folder, MODEL, TARGET) as bench:
         bench_device(settings(bench.board_url, streams=str(small.folder)), MODEL, TARGET, tmp_path, resume=run)
         played = [line for line in (run / contract.TRANSCRIPT).read_text().splitlines() if "> play " in line]

@@ -35,7 +35,8 @@ from harness.runs.resume import check_continuation
 from harness.runs.settings import eval_settings, fairness_settings
 from harness.runs.status import command_of, resume_hint, write_status
 from harness.runs.stream_set import load_stream_set
-from harness.runs.streams import board_streams, join_stream_fairness, measure_streams
+from harness.runs.stream_tables import join_stream_fairness
+from harness.runs.streams import board_streams, measure_streams
 from harness.signoff import load_policy, signoff_run
 
 HOST_BACKEND = "the real models on the host (LiteRT / ONNX Runtime), the outputs every simulated target reports"
