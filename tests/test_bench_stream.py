@@ -333,3 +333,40 @@ def test_a_bad_stream_folder_leaves_no_run_and_changed_streams_are_not_resumed(s
     with pytest.raises(ConfigError, match="changed since the run began"):
         bench_device(settings("socket://127.0.0.1:1", streams=str(folder)), MODEL, TARGET, tmp_path / "results",
                      resume=run)
+
+
+def test_the_driver_reads_the_dut_reply_the_board_relays_after_its_own_m_ready(tmp_path: Path) -> None:
+    """InterfaceMenu.cpp's Passthrough prints the board's m-ready before relaying the DUT's reply, and its Play
+    says "Playing <file>"; a board answering that way (a scripted socket peer here) is read as the runner reads it."""
+    import socket
+    import threading
+
+    from harness.core.transcript import Transcript
+    from harness.dut.sww.board import InterfaceBoard
+
+    replies = {b"dut profile%": b"m-dut-passthrough(profile)\r\nm-ready\r\n[dut]: m-profile-[x]\r\n"
+                                b"[dut]: m-model-[sww01]\r\n[dut]: m-ready\r\n",
+               b"play a.wav%": b"Playing a.wav\r\nm-ready\r\n"}
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        buffer = b""
+        while True:
+            data = conn.recv(1024)
+            if not data:
+                break
+            buffer += data
+            while b"%" in buffer:
+                command, _, buffer = buffer.partition(b"%")
+                conn.sendall(replies[command + b"%"])
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+    with InterfaceBoard(url, Transcript(tmp_path / "t.log")) as board:
+        assert board.dut_model() == "sww01"
+        board.play("a.wav", 0.1)
+    thread.join(timeout=5)
+    server.close()

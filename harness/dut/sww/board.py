@@ -146,7 +146,8 @@ class InterfaceBoard:
     def play(self, wav_file: str, length_s: float, margin_s: float = PLAY_MARGIN_S) -> None:
         """Play a WAV from the SD card; returns once the board says it has played it."""
         lines = self.command(f"play {wav_file}", timeout_s=length_s + margin_s)
-        if not any(w.PLAY_OK in line for line in lines):
+        # firmware versions differ: some end a play with "succeeded.", InterfaceMenu.cpp's Play says "Playing <file>"
+        if not any(w.PLAY_OK in line or line.strip() == f"Playing {wav_file}" for line in lines):
             raise self._error(DeviceError, f"the interface board did not play {wav_file}: {lines[:-1]}",
                               "the file must be on the SD card ('ls') as a 2-channel 16 kHz 16-bit PCM WAV")
 
@@ -175,11 +176,32 @@ class InterfaceBoard:
     # ---- the DUT, through the board ----------------------------------------------------------------
 
     def dut(self, command: str, timeout_s: float | None = None) -> list[str]:
-        """Pass ``command`` to the DUT; its lines without the ``[dut]: `` prefix."""
-        lines = self.command(f"dut {command}", timeout_s)
+        """Pass ``command`` to the DUT; its lines without the ``[dut]: `` prefix.
+
+        The board's firmware (InterfaceMenu.cpp, ``Passthrough``) ends its own reply with ``m-ready`` and then
+        relays the DUT's reply line by line, up to the DUT's ``[dut]: m-ready``, as the field runner's
+        ``IOManager.send_command`` reads it; DUT lines before the board's ``m-ready`` are taken as well.
+        """
+        timeout = TIMEOUT_S["dut"] if timeout_s is None else timeout_s
+        lines = self.command(f"dut {command}", timeout)
         if not any(w.passthrough_echo(command) in line for line in lines):
             raise self._error(DeviceError, f"the board did not pass '{command}' to the DUT: {lines}")
+        if not any(line.strip() == w.END for line in w.dut_lines(lines)):
+            lines += self._relayed(command, time.monotonic() + timeout)
         return self.check_boot(w.dut_lines(lines))
+
+    def _relayed(self, command: str, deadline: float) -> list[str]:
+        """The DUT's lines relayed after the board's ``m-ready``, through the DUT's own ``m-ready``."""
+        lines: list[str] = []
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                raise self._error(DeviceTimeout, f"the DUT did not finish its reply to '{command}' (passed through "
+                                  f"the board; got {lines[-3:]})",
+                                  "check the DUT's UART wiring to the interface board and that it runs sww firmware")
+            lines.append(line)
+            if line.startswith(w.DUT_PREFIX) and line[len(w.DUT_PREFIX):].strip() == w.END:
+                return lines
 
     def check_boot(self, dut_lines: list[str]) -> list[str]:
         """``dut_lines``, or a DeviceReset when they hold the DUT's boot banner (it restarted since the last

@@ -181,9 +181,8 @@ class SimInterfaceBoard:
         if word == "print_dutycycle":
             return [w.DUTY_START_HEADER, *w.number_lines([a for a, _ in self._edges]),
                     w.DUTY_STOP_HEADER, *w.number_lines([b for _, b in self._edges]), w.END]
-        if word == "dut":
-            return [w.passthrough_echo(argument), *(w.DUT_PREFIX + line for line in self.dut.handle(argument)),
-                    w.END]
+        if word == "dut":  # the board's m-ready first, then the DUT's reply relayed (InterfaceMenu.cpp Passthrough)
+            return [w.passthrough_echo(argument), w.END, *(w.DUT_PREFIX + line for line in self.dut.handle(argument))]
         return [f"Unknown command: {word}", w.END]
 
     def _play(self, name: str) -> list[str] | None:
