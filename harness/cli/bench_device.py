@@ -73,11 +73,11 @@ def command(port: str | None, board: str | None, dut_url: str | None, streams: s
       harness bench-device --port socket://127.0.0.1:4000 --model mlperf-dscnn-kws --mode accuracy --quick
       harness bench-device --port /dev/ttyACM0 --model my-kws.yaml --mode accuracy --corpus builtin:demo
       harness bench-device --port /dev/ttyACM1 --model mlperf-dscnn-kws --mode energy --monitor lpm01a:/dev/ttyACM0
-      harness bench-device --mode stream --board /dev/ttyACM2 --streams streams/ --model mww-alexa --target mcu \
-          --monitor lpm01a:/dev/ttyACM0
-    Stream mode plays each stream through the interface board into the DUT (MLPerf Tiny sww01) and writes
-    sww_streams.csv|.md|.json (per stream, both window rules), sww_fairness.csv|.md|.json and fairness.csv|.md|.json
-    (per group FRR and FA/h with intervals), parity.json (device vs host detections) and stream.json.
+      harness bench-device --mode stream --board /dev/ttyACM2 --streams builtin:demo --model mww-alexa
+    Stream mode plays each stream through the interface board into the DUT (MLPerf Tiny sww01; --monitor
+    integrates power over each stream) and writes sww_streams.csv|.md|.json (per stream, both window rules),
+    sww_fairness.csv|.md|.json and fairness.csv|.md|.json (per group FRR and FA/h with intervals), parity.json
+    (device vs host detections) and stream.json.
     Writes manifest.json, status.json, efficiency.csv|.md|.json (backend 'device') and <mode>.json, or
     accuracy.json and parity.json (with --corpus also raw/predictions.parquet, fairness.csv|.md|.json,
     disparity.json, confusion.csv|.md|.json); raw/ holds transcript.log, the windows and per-input rows as JSONL.
