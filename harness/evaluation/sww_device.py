@@ -100,7 +100,8 @@ class SimSwwRig:
                                    f"(harness predict --model {entry.name} --target T)")
         self.wiring = WiringLog()
         power = target.power
-        self.dut = SimSwwDut(self.detector, name=f"sim:{target.name}", wiring=self.wiring, idle_w=power.idle_mw / 1e3,
+        self.dut = SimSwwDut(self.detector, name=f"sim:{target.name}", wirings=[self.wiring],
+                             idle_w=power.idle_mw / 1e3,
                              active_w=power.active_for(self.detector.stack) / 1e3)
         self.board = SimInterfaceBoard(sd_card, self.dut)
         self.board_server = SimBoardServer(self.board, listen, faults, name="sim-sww-board")

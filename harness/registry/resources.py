@@ -6,7 +6,21 @@ them, and the command line builds them from ``--port`` and ``--monitor``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class BoardLink(BaseModel):
+    """An MLPerf Tiny enhanced interface board wired to the target's DUT (streaming wake-word, sww01): its pyserial
+    ``url``, the ``streams`` on its SD card (a folder from ``harness corpus stream``, or ``builtin:<size>``), and
+    the window rule pass/fail is decided under."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    url: str
+    streams: str
+    verdict_rule: Literal["code", "readme"] = "code"
 
 
 class Link(BaseModel):
@@ -20,6 +34,9 @@ class Link(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=86_400)
     io_manager: bool = Field(default=False, description="the DUT's UART goes through an MLPerf Tiny IO manager "
                                                         "(energy mode: the power monitor supplies the DUT)")
+    board: BoardLink | None = Field(default=None, description="an interface board playing streams into the DUT: "
+                                    "'harness run' adds a streaming step; url is then the DUT's own port, or the "
+                                    "board's when DUT commands go through its pass-through")
 
     @property
     def is_simulated(self) -> bool:

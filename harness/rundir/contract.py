@@ -28,6 +28,8 @@ ACCURACY_ROWS = "raw/accuracy.jsonl"
 PARITY_ROWS = "raw/parity.jsonl"
 TRANSCRIPT = "raw/transcript.log"
 MONITOR_LOG = "raw/monitor.log"
+SWW_STREAM_ROWS = "raw/sww_streams.jsonl"  # one line per played stream, written as it completes: what --resume keeps
+SWW_DUT_TRANSCRIPT = "raw/sww_dut.log"  # the DUT's own port, when the session drives it directly (--dut)
 
 LEDGER = "ledger.jsonl"  # in the results folder, beside the run directories
 LOCK = ".lock"  # held (flock) by the one process measuring into the run directory; never hashed
@@ -57,6 +59,8 @@ FAIRNESS = Table("fairness")
 CONFUSION = Table("confusion")
 CARBON = Table("carbon")
 MODEL_COMPARISON = Table("model_comparison")  # variants of one network against a baseline, clip by clip
+SWW_STREAMS = Table("sww_streams")  # per stream and window rule: TP, FN, FP, F1, FA/h, power, parity
+SWW_FAIRNESS = Table("sww_fairness")  # per group and window rule: FRR and FA/h with intervals, from the device
 
 
 def mode_summary(mode: str) -> str:

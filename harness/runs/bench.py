@@ -18,14 +18,14 @@ from harness.devices.factory import serial_scheme
 from harness.dut.modes import MLPERF, QUICK
 from harness.evaluation.kws_inputs import require_kws
 from harness.power.monitor import parse_monitor
-from harness.registry.models import ModelEntry
+from harness.registry.models import ModelEntry, Task
 from harness.registry.plans import Evaluation, Plan
 from harness.registry.resources import Link
 from harness.registry.targets import TargetProfile
-from harness.runs.job import Attachment, DeviceAccuracy, Job, Session
+from harness.runs.job import Attachment, DeviceAccuracy, DeviceStreams, Job, Session
 from harness.runs.runner import execute
 
-MODES = ("performance", "accuracy", "energy")
+MODES = ("performance", "accuracy", "energy", "stream")
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,16 @@ class BenchSettings:
     corpus: str | None = None
     min_clips: int = Evaluation().min_clips
     min_speakers: int = Evaluation().min_speakers
+    dut: str | None = None       # stream mode: the DUT's own port (else its commands go through the board)
+    streams: str | None = None   # stream mode: a stream folder or builtin:<size>
+    verdict_rule: str = "code"   # stream mode: the window rule pass/fail is decided under
 
     def check(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode '{self.mode}'", hint=f"valid: {', '.join(MODES)}")
+        if self.mode == "stream" or self.streams or self.dut:
+            self._check_stream()
+            return
         if self.mode == "energy" and not self.monitor:
             raise ConfigError("energy mode needs a power monitor",
                               hint="add --monitor sim:URL, lpm01a:URL, joulescope or ppk2:URL")
@@ -63,9 +69,27 @@ class BenchSettings:
             raise ConfigError(f"--port {self.port}: sim:// targets run with 'harness run'",
                               hint="start 'harness sim-dut' and pass the socket:// URL it prints")
 
+    def _check_stream(self) -> None:
+        if self.mode != "stream":
+            raise ConfigError(f"--streams and --dut are for stream mode, not {self.mode}", hint="add --mode stream")
+        if not self.streams:
+            raise ConfigError("stream mode needs the streams to play",
+                              hint="add --streams DIR (from 'harness corpus stream') or --streams builtin:tiny")
+        if self.corpus or self.inputs:
+            raise ConfigError("stream mode plays --streams; --corpus and --inputs are for accuracy mode",
+                              hint="build streams from a corpus with 'harness corpus stream', then --streams DIR")
+        if self.verdict_rule not in ("code", "readme"):
+            raise ConfigError(f"--verdict-rule {self.verdict_rule}: unknown window rule", hint="valid: code, readme")
+        for url in (self.port, self.dut):
+            if url and url.startswith("sim://"):
+                raise ConfigError(f"{url}: stream mode drives an interface board over serial",
+                                  hint="start the simulated board and pass the socket:// URL it prints")
+
     def record(self) -> dict[str, object]:
-        """The options as the manifest records them (``bench_device``)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        """The options as the manifest records them (``bench_device``); stream options only in stream mode."""
+        stream_only = {"dut", "streams", "verdict_rule"}
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
+                if self.mode == "stream" or k not in stream_only}
 
 
 def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile) -> Job:
@@ -73,6 +97,9 @@ def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile)
     settings.check()
     if settings.corpus:
         require_kws(model)
+    if settings.mode == "stream" and model.task != Task.wake_word:
+        raise ConfigError(f"model '{model.name}' is a {model.task.value} model; stream mode plays wake-word streams",
+                          hint="give a wake_word model (mww-alexa, oww-hey-jarvis, ...)")
     monitor = parse_monitor(settings.monitor) if settings.monitor else None
     link = Link(url=settings.port, baud=settings.baud, timeout_s=settings.timeout_s,
                 io_manager=settings.mode == "energy")
@@ -85,8 +112,10 @@ def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile)
                 evaluation=Evaluation(min_clips=settings.min_clips, min_speakers=settings.min_speakers))
     accuracy = DeviceAccuracy(count=settings.count, inputs=settings.inputs, corpus=settings.corpus) \
         if settings.mode == "accuracy" else None
+    streams = DeviceStreams(settings.streams, settings.port, settings.dut, settings.verdict_rule) \
+        if settings.mode == "stream" and settings.streams else None
     return Job(plan, [model], [attachment.apply(target)], {target.name: attachment},
-               Session(settings.mode, settings.record(), accuracy))
+               Session(settings.mode, settings.record(), accuracy, streams))
 
 
 def bench_device(settings: BenchSettings, model: ModelEntry, target: TargetProfile, results: Path,

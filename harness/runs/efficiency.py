@@ -28,7 +28,7 @@ def measure_pairs(run: RunDirectory, job: Job, progress: Progress | None = None)
     measured = run.read_jsonl(contract.EFFICIENCY_ROWS)
     run.rewrite_jsonl(contract.EFFICIENCY_ROWS, measured)  # drops a torn last line left by an interrupted run
     done = {(r["model"], r["target"]) for r in measured}
-    pairs = [(m, t) for m in job.models for t in job.targets]
+    pairs = [(m, t) for m in job.models for t in job.targets if t.link.board is None]  # boards: the stream step
     results = []
     for index, (model, target) in enumerate(pairs):
         if progress:

@@ -49,6 +49,18 @@ class DeviceAccuracy:
 
 
 @dataclass(frozen=True)
+class DeviceStreams:
+    """Streaming wake-word (MLPerf Tiny sww01) on a device: each stream of ``streams`` (a folder or
+    ``builtin:<size>``) played by the interface board at ``board`` into the DUT, whose commands go through the
+    board's pass-through or to its own port ``dut``; pass/fail is decided under ``verdict_rule``."""
+
+    streams: str
+    board: str
+    dut: str | None = None
+    verdict_rule: str = "code"
+
+
+@dataclass(frozen=True)
 class Session:
     """A bench session (``harness bench-device``): one model on one attached target in one ``mode``.
 
@@ -58,6 +70,7 @@ class Session:
     mode: str
     settings: dict[str, Any]
     accuracy: DeviceAccuracy | None = None
+    streams: DeviceStreams | None = None
 
 
 @dataclass(frozen=True)

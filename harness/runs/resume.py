@@ -18,7 +18,7 @@ from harness.runs.manifest import model_record
 # Plan fields that change nothing measured: a resumed run may differ in them.
 NOT_MEASURED = {("description",), ("source_file",), ("evaluation", "workers")}
 # Bench options that say where the device is, not what is measured on it.
-WHERE = {"port", "baud", "timeout_s"}
+WHERE = {"port", "baud", "timeout_s", "dut"}
 
 
 def frozen_plan(run_dir: Path) -> Plan:

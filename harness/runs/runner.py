@@ -34,6 +34,9 @@ from harness.runs.record import record_run
 from harness.runs.resume import check_continuation
 from harness.runs.settings import eval_settings, fairness_settings, paired_settings
 from harness.runs.status import command_of, resume_hint, write_status
+from harness.runs.stream_set import load_stream_set
+from harness.runs.stream_tables import join_stream_fairness
+from harness.runs.streams import board_streams, measure_streams
 from harness.signoff import load_policy, signoff_run
 
 HOST_BACKEND = "the real models on the host (LiteRT / ONNX Runtime), the outputs every simulated target reports"
@@ -115,6 +118,13 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     if not job.targets and not plan.corpus:
         raise ConfigError(f"plan '{plan.name}' has neither targets nor a corpus: nothing to do",
                           hint="give --target (efficiency) and/or --corpus (accuracy)")
+    streaming = board_streams(job) if job.session is None else None  # refused now if the plan cannot stream
+    if job.session is not None and job.session.streams is not None:
+        streaming = (job.models[0], job.targets[0], job.session.streams)
+    streams = None
+    if streaming is not None:  # a bad --streams leaves no run directory behind
+        spec = streaming[2].streams
+        streams = load_stream_set(spec, streaming[0], plan.seed, progress).record(spec)
     corpus = resolve_corpus(plan.corpus, plan.seed, progress) if plan.corpus else None
     accuracy = job.session.accuracy if job.session else None
     device_corpus = resolve_corpus(accuracy.corpus, plan.seed, progress) if accuracy and accuracy.corpus else None
@@ -125,11 +135,12 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     if resume is not None:
         run = RunDirectory.open(resume)
         check_continuation(run, job, evaluated, content)
+        _check_streams(run, streams)
     else:
         results.mkdir(parents=True, exist_ok=True)
         run = RunDirectory.create(results, new_run_id(job.run_name))
         run.write_json(contract.MANIFEST, build_manifest(run.run_id, job.plan, list(job.models), list(job.targets),
-                                                         _manifest_extra(job, evaluated, content)))
+                                                         _manifest_extra(job, evaluated, content, streams)))
     with run.locked():
         write_status(run, job, "running")
         try:
@@ -161,19 +172,28 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     the last device's outcome and what could not be measured, with why."""
     plan = job.plan
     accuracy = job.session.accuracy if job.session else None
+    streams = job.session.streams if job.session else None
     outcome = None
     notes: list[str] = []
-    if accuracy is not None:
+    if streams is not None:
+        outcome = measure_streams(run, job, job.models[0], job.targets[0], streams, progress)
+    elif accuracy is not None:
         outcome = measure_accuracy(run, job, job.models[0], job.targets[0], accuracy, device_corpus, progress)
     elif job.targets:
         results = measure_pairs(run, job, progress)
         outcome = results[-1] if results else None
+        streaming = board_streams(job)
+        if streaming is not None:
+            model, target, spec = streaming
+            measure_streams(run, job, model, target, spec, progress)
     if corpus is not None and (evaluable(list(job.models)) or not job.targets):
         notes += run_evaluation(run, evaluable(list(job.models)), corpus, eval_settings(plan),
                                 fairness_settings(plan), backend=HOST_BACKEND, progress=progress)
         if plan.paired_baseline is not None:
             baseline = job.models[plan.models.index(plan.paired_baseline)].name
             run_variant_comparison(run, evaluable(list(job.models)), baseline, corpus, paired_settings(plan))
+    if job.session is None and (run.path / contract.SWW_FAIRNESS.csv).is_file():
+        join_stream_fairness(run)  # after the host's tables, which it joins
     policy = load_policy(plan.policy_path())
     if job.targets and job.session is None:  # a deployment decision needs efficiency on a target
         if progress:
@@ -190,8 +210,20 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
     return outcome, notes
 
 
-def _manifest_extra(job: Job, corpus: Corpus | None, content: str | None) -> dict[str, Any]:
+def _check_streams(run: RunDirectory, streams: dict[str, Any] | None) -> None:
+    """A resumed streaming run plays the streams it began with: same truth file and WAVs."""
+    before = run.read_json(contract.MANIFEST).get("streams")
+    if streams is not None and before is not None and \
+            (before["truth_sha256"], before["wav_sha256"]) != (streams["truth_sha256"], streams["wav_sha256"]):
+        raise ConfigError(f"{run.path}: the streams of {streams['spec']} changed since the run began (their truth "
+                          "file or WAVs differ)", hint="resume with the streams the run began with, or start a new run")
+
+
+def _manifest_extra(job: Job, corpus: Corpus | None, content: str | None,
+                    streams: dict[str, Any] | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {"backend": sorted({"sim" if t.is_simulated else "device" for t in job.targets})}
+    if streams is not None:
+        extra["streams"] = streams
     if job.session is not None:
         extra["bench_device"] = job.session.settings
     extra["corpus"] = {**corpus.record(), "content_sha256": content} if corpus else None

@@ -18,6 +18,8 @@ def command_of(job: Job) -> str:
 
 
 def resume_hint(run: RunDirectory, job: Job) -> str:
+    if job.session is not None and job.session.streams is not None:
+        return f"harness bench-device --mode stream --board BOARD --model ... (the same options) --resume {run.path}"
     if job.session is not None:
         return f"harness bench-device --port PORT --model ... (the same options) --resume {run.path}"
     return f"harness run --resume {run.path}"

@@ -6,6 +6,10 @@ a stream of any length is processed as fast as the model runs. The DUT hears the
 detection and on its first frame after ``start`` (the runner's t = 0 marker), and its processing pin from each
 frame's arrival for the detector's per-frame latency. The board stamps pulses with TIM2 (10 us ticks since
 ``record_detections``) and keeps the processing edges of the first 100 frames, as the real firmware does.
+The DUT drives its supply draw on ``Wiring``s (active while a frame is processed, idle otherwise), which is how
+a simulated power monitor integrates energy over the stream. Faults: the simulated DUT's seeded byte and command
+faults, and scripted ones (replies dropped, a play that never finishes, a DUT reset halfway through a play, after
+which it prints its boot banner).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from harness.power.wiring import Wiring
 
 SAMPLE_RATE = 16_000
 TICKS_PER_S = 100_000
+BOOT_BANNER = ("m-timestamp-mode-performance", "m-init-done")  # what the EEMBC-derived firmware prints at boot
 log = logging.getLogger("harness.dut.sww")
 
 
@@ -58,22 +63,30 @@ class Heard:
 
 
 class SimSwwDut:
-    """The DUT's command set (sww_ref_util.c: name, profile, start, stop) and its response to audio."""
+    """The DUT's command set (sww_ref_util.c: name, profile, start, stop) and its response to audio.
 
-    def __init__(self, detector: StreamDetector, name: str = "sim-sww", wiring: Wiring | None = None,
+    ``wirings`` receive its supply draw in seconds of board time: ``idle_w`` between frames, ``active_w`` while
+    a frame is processed (from its arrival for the detector's latency).
+    """
+
+    def __init__(self, detector: StreamDetector, name: str = "sim-sww", wirings: list[Wiring] | None = None,
                  idle_w: float = 0.0, active_w: float = 0.0) -> None:
         self.detector = detector
         self.name = name
         self.streaming = False
         self._first_frame = False
-        self.wiring, self.idle_w, self.active_w = wiring, idle_w, active_w
-        self._powered_from = 0  # ticks: the wiring's last event, so simulated time never runs backwards
-        if wiring is not None:
+        self.wirings = list(wirings or [])
+        self.idle_w, self.active_w = idle_w, active_w
+        self._powered_from = 0  # ticks: the wirings' last event, so simulated time never runs backwards
+        self._booted: list[str] = []  # banner lines printed since the last command, relayed with the next reply
+        for wiring in self.wirings:
             wiring.power(0.0, idle_w)
 
     def reset(self) -> None:
-        """A reset (watchdog, brown-out): streaming stops until the host sends ``start`` again."""
+        """A reset (watchdog, brown-out): streaming stops until the host sends ``start`` again; the boot banner
+        comes out before the next reply."""
         self.streaming, self._first_frame = False, False
+        self._booted = list(BOOT_BANNER)
 
     def fault_reset(self, command: str) -> list[str] | None:
         """The seeded reset fault on the DUT's own port: it resets while receiving ``command``, which is lost."""
@@ -81,6 +94,10 @@ class SimSwwDut:
         return None
 
     def handle(self, command: str) -> list[str]:
+        banner, self._booted = self._booted, []
+        return [*banner, *self._reply(command)]
+
+    def _reply(self, command: str) -> list[str]:
         if command == "name":
             return [f"m-name-dut-[{self.name}]", w.END]
         if command == "profile":
@@ -116,7 +133,7 @@ class SimSwwDut:
 
     def _drive_power(self, start_tick: int, n_frames: int, frame: int, latency: int) -> None:
         """Active power from each frame's arrival for ``latency`` ticks, idle between; back-to-back frames merge."""
-        if self.wiring is None or not n_frames:
+        if not self.wirings or not n_frames:
             return
         busy: list[list[int]] = []
         for k in range(n_frames):
@@ -125,9 +142,10 @@ class SimSwwDut:
                 busy[-1][1] = max(busy[-1][1], begin + latency)
             else:
                 busy.append([begin, begin + latency])
-        for begin, end in busy:
-            self.wiring.power(begin / TICKS_PER_S, self.active_w)
-            self.wiring.power(end / TICKS_PER_S, self.idle_w)
+        for wiring in self.wirings:
+            for begin, end in busy:
+                wiring.power(begin / TICKS_PER_S, self.active_w)
+                wiring.power(end / TICKS_PER_S, self.idle_w)
         self._powered_from = busy[-1][1]
 
 
@@ -152,7 +170,12 @@ class SimInterfaceBoard:
     sd_card: Path
     dut: SimSwwDut
     hang_play: bool = False  # fault: a play that never finishes (no reply at all)
+    hang_plays: frozenset[int] = frozenset()   # fault: these plays (1 = the first) never finish
+    reset_plays: frozenset[int] = frozenset()  # fault: the DUT resets halfway through these plays
+    drop_replies: frozenset[int] = frozenset()  # fault: the replies to these commands (1 = the first) are lost
     clock: int = 0           # simulated ticks since power-on
+    commands: int = 0
+    plays: int = 0
     reset_dut_mid_play: bool = False  # fault armed: the DUT resets halfway through the next play
     dut_resets: list[int] = field(default_factory=list)  # ticks at which the DUT was reset by a fault
     _record_from: int = 0
@@ -161,6 +184,11 @@ class SimInterfaceBoard:
 
     def handle(self, command: str) -> list[str] | None:
         """The reply lines to one command (without ``%``); None when the board never answers."""
+        self.commands += 1
+        reply = self._reply(command)
+        return None if self.commands in self.drop_replies else reply
+
+    def _reply(self, command: str) -> list[str] | None:
         word, _, argument = command.strip().partition(" ")
         if word == "name":
             return [w.BOARD_NAME, w.END]
@@ -176,9 +204,8 @@ class SimInterfaceBoard:
         if word == "print_dutycycle":
             return [w.DUTY_START_HEADER, *w.number_lines([a for a, _ in self._edges]),
                     w.DUTY_STOP_HEADER, *w.number_lines([b for _, b in self._edges]), w.END]
-        if word == "dut":
-            return [w.passthrough_echo(argument), *(w.DUT_PREFIX + line for line in self.dut.handle(argument)),
-                    w.END]
+        if word == "dut":  # the board's m-ready first, then the DUT's reply relayed (InterfaceMenu.cpp Passthrough)
+            return [w.passthrough_echo(argument), w.END, *(w.DUT_PREFIX + line for line in self.dut.handle(argument))]
         return [f"Unknown command: {word}", w.END]
 
     def _play(self, name: str) -> list[str] | None:
@@ -189,10 +216,16 @@ class SimInterfaceBoard:
             left = read_board_wav(path)
         except DeviceError as exc:
             return [exc.message, w.END]
-        if self.hang_play:
+        self.plays += 1
+        if self.hang_play or self.plays in self.hang_plays:
             return None
+        if self.plays in self.reset_plays:
+            self.reset_dut_mid_play = True
         start = self.clock
-        heard = self.dut.hear(left[:self._reset_at_sample(left.size)], start)
+        reset_at = self._reset_at_sample(left.size)
+        heard = self.dut.hear(left[:reset_at], start)
+        if reset_at < left.size:
+            self.dut.reset()
         for tick in heard.detection_pulses:
             self._record(start + tick)
         room = w.MAX_FRAMES - len(self._edges)
