@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Write model cards and report.html from a run directory's tables."),
     "compare": ("compare", "Compare RUN_B against the baseline RUN_A: latency, energy, per-group detection."),
     "verify": ("verify", "Audit RESULTS (default results/): ledger links and recorded file hashes."),
+    "cluster": ("cluster", "A Dask cluster to evaluate and measure on (harness eval/run --scheduler)."),
 }
 
 

@@ -111,7 +111,7 @@ def score_on_cluster(address: str, entries: list[ModelEntry], settings: EvalSett
         if progress:
             progress(label, done, total)
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 index, rows, steps, where = future.result()
                 save(index, rows, steps)
                 _append(log, where)
