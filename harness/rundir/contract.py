@@ -24,6 +24,7 @@ EFFICIENCY_ROWS = "raw/efficiency_rows.jsonl"  # one line per measured (model, t
 PREDICTIONS = "raw/predictions.parquet"
 SCORES = "raw/scores.parquet"
 EVAL_CHUNKS = "raw/eval"
+DEVICE_JOBS = "raw/device_jobs.jsonl"  # devices measured on a Dask cluster: one line per device, its worker
 EVAL_SHARDS = "raw/eval/shards.jsonl"  # evaluated on a Dask cluster: one line per shard, the worker that scored it
 ACCURACY_ROWS = "raw/accuracy.jsonl"
 PARITY_ROWS = "raw/parity.jsonl"
