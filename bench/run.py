@@ -47,6 +47,12 @@ def serial() -> Figures:
     return serial_figures()
 
 
+def dask() -> Figures:
+    from bench.dask_eval import dask_figures
+
+    return dask_figures()
+
+
 def demo() -> Figures:
     harness = Path(sys.executable).with_name("harness")
     t0 = time.perf_counter()
@@ -58,6 +64,7 @@ def demo() -> Figures:
 
 GROUPS: dict[str, Callable[[], Figures]] = {
     "overhead": overhead, "evaluation": evaluation, "serial": serial, "power": power, "demo": demo,
+    "dask": dask,
 }
 
 

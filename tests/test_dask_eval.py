@@ -151,3 +151,4 @@ def test_a_bad_scheduler_address_is_a_clear_error(address, message) -> None:
     assert result.exit_code == 2
     assert message in result.stderr and "hint:" in result.stderr
     assert "Traceback" not in result.output + result.stderr
+    assert not any(Path(os.environ["HARNESS_RESULTS"]).glob("*/manifest.json"))  # refused before a run began

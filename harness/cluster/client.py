@@ -55,3 +55,9 @@ def connected(address: str, workers_timeout_s: float = 30.0) -> Iterator[Client]
         yield client
     finally:
         client.close()
+
+
+def check_scheduler(address: str) -> None:
+    """ConfigError now, before anything is measured, if the scheduler does not answer or has no worker."""
+    with connected(address):
+        pass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.signature import signature
+from harness.cluster.client import check_scheduler
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, content_sha256
@@ -115,6 +116,8 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     if not job.targets and not plan.corpus:
         raise ConfigError(f"plan '{plan.name}' has neither targets nor a corpus: nothing to do",
                           hint="give --target (efficiency) and/or --corpus (accuracy)")
+    if plan.scheduler:
+        check_scheduler(plan.scheduler)
     corpus = resolve_corpus(plan.corpus, plan.seed, progress) if plan.corpus else None
     accuracy = job.session.accuracy if job.session else None
     device_corpus = resolve_corpus(accuracy.corpus, plan.seed, progress) if accuracy and accuracy.corpus else None
