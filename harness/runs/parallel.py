@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.cluster.client import connected
 from harness.cluster.resources import device_resource
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
 from harness.registry.models import ModelEntry
 from harness.registry.targets import TargetProfile
@@ -102,18 +102,26 @@ def _in_threads(run: RunDirectory, job: Job, targets: dict[str, TargetProfile], 
 
 
 def device_job(job: Job, target: TargetProfile, models: list[ModelEntry]) -> dict[str, Any]:
-    """A Dask task: one device's pairs measured into a scratch run directory on the worker; returns its files."""
+    """A Dask task: one device's pairs measured into a scratch run directory on the worker; returns its files, and
+    the device's error (its log named relative to the run directory) if it failed, so what it measured is kept."""
     from distributed import get_worker
 
     started = time.perf_counter()
+    results: dict[tuple[str, str], PairResult] = {}
+    error, log = None, None
     with tempfile.TemporaryDirectory(prefix="harness-device-") as scratch:
         run = RunDirectory.create(Path(scratch), "job")
-        results = measure_device(run, job, target, models)
+        try:
+            results = measure_device(run, job, target, models)
+        except HarnessError as exc:
+            error = exc
+            if exc.log_path is not None and Path(exc.log_path).is_relative_to(run.path):
+                log = Path(exc.log_path).relative_to(run.path).as_posix()
         written = {p.relative_to(run.path).as_posix(): p for p in sorted(run.path.rglob("*")) if p.is_file()}
         files = {name: path.read_bytes() for name, path in written.items() if contract.hashed(name)}
-    where = {"target": target.name, "pairs": len(models), "worker": get_worker().address,
+    where = {"target": target.name, "pairs": len(results), "worker": get_worker().address,
              "host": socket.gethostname(), "seconds": round(time.perf_counter() - started, 3)}
-    return {"results": results, "files": files, "where": where}
+    return {"results": results, "files": files, "where": where, "error": error, "log": log}
 
 
 def merge_files(run: RunDirectory, files: dict[str, bytes]) -> None:
@@ -158,6 +166,10 @@ def _on_cluster(address: str, run: RunDirectory, job: Job, targets: dict[str, Ta
             run.append_jsonl(contract.DEVICE_JOBS, done["where"])
             results.update(done["results"])
             tally.add(done["where"]["pairs"])
+            if done["error"] is not None:
+                if done["log"] is not None:  # the worker's scratch copy is gone; this run directory has the log
+                    done["error"].log_path = run.path / done["log"]
+                failures.append(done["error"])
         if failures:
             raise failures[0]
     return results
