@@ -114,3 +114,33 @@ def test_a_cluster_without_a_worker_holding_the_device_is_a_clear_error(tmp_path
         measure(tmp_path, "unheld", scheduler=cluster.scheduler_address)
     assert "holds the device(s) bench-a, bench-b" in caught.value.message
     assert "--resources device:bench-a=1" in caught.value.hint
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on_cluster", [False, True])
+def test_a_device_that_fails_leaves_the_others_rows_and_names_its_log_in_the_run(tmp_path: Path,
+                                                                                 on_cluster: bool) -> None:
+    import socket
+    from contextlib import nullcontext
+
+    from harness.cluster.local import start_local_cluster
+    from harness.core.errors import DeviceError
+
+    with attached_devices(tmp_path) as folder, \
+            (start_local_cluster(0, port=0, devices=DEVICES) if on_cluster else nullcontext()) as cluster:
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        profile = yaml.safe_load((folder / "bench-b.yaml").read_text())
+        profile["link"]["url"] = f"socket://127.0.0.1:{port}"  # nothing listens there: the board is unplugged
+        (folder / "bench-b.yaml").write_text(yaml.safe_dump(profile))
+        plan = Plan(name="dead", models=MODELS, targets=DEVICES, measure=Measure(warmup=1, runs=10),
+                    scheduler=cluster.scheduler_address if cluster else None)
+        with pytest.raises(DeviceError) as caught:
+            run_plan(plan, Context(ModelRegistry(models_dir()), TargetRegistry(folder), tmp_path / "results"))
+    run = next((tmp_path / "results").glob("*-dead"))
+    assert f"socket://127.0.0.1:{port}" in caught.value.message
+    assert caught.value.log_path == run / "raw" / "transcript.log" and caught.value.log_path.is_file()
+    kept = [json.loads(line) for line in (run / "raw" / "efficiency_rows.jsonl").read_text().splitlines()]
+    assert [(r["model"], r["target"]) for r in kept] == [(MODELS[0], "bench-a")]  # what --resume keeps
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
