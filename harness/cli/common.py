@@ -163,8 +163,9 @@ input_shape_option = click.option(
 
 scheduler_option = click.option(
     "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
-    help="Evaluate on this Dask cluster: the corpus is sharded over its workers, which read it from shared storage "
-         "(harness cluster up starts one here). 'local': this machine. Default: the plan's 'scheduler', else local.")
+    help="Compute on this Dask cluster: the corpus is sharded over its workers, which read it from shared storage, "
+         "and attached devices are measured by the workers holding them (harness cluster up starts one here). "
+         "'local': this machine. Default: the plan's 'scheduler', else local.")
 
 
 def parse_input_shapes(given: tuple[str, ...], models: list[str]) -> dict[str, list[int]]:

@@ -38,7 +38,7 @@ from harness.runs.summary import run_summary
 @click.option("--corpus", required=True,
               help="Corpus directory (harness corpus synth/import --out DIR), or builtin:tiny|demo|full.")
 @click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, show_default=True,
-              help="Worker processes; 0 = one per core.")
+              help="Worker processes; 0 = one per core. With --scheduler the cluster's workers are used.")
 @click.option("--min-clips", type=click.IntRange(1, None), default=30, show_default=True,
               help="Groups with fewer clips are marked insufficient evidence.")
 @click.option("--min-speakers", type=click.IntRange(1, None), default=5, show_default=True,

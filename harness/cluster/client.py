@@ -45,7 +45,8 @@ def connected(address: str, workers_timeout_s: float = 30.0) -> Iterator[Client]
                           hint="give it as tcp://HOST:PORT (a Dask scheduler listens on port 8786 by default)") \
             from None
     except OSError as exc:
-        raise ConfigError(f"no Dask scheduler answers at {address}: {exc}", hint=START_HINT) from None
+        raise ConfigError(f"no Dask scheduler answers at {address}: {exc}",
+                          hint=f"{START_HINT}; or compute on this machine: --scheduler local") from None
     try:
         try:
             client.wait_for_workers(1, timeout=workers_timeout_s)
