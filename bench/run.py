@@ -53,6 +53,12 @@ def stream() -> Figures:
     return stream_figures()
 
 
+def dask() -> Figures:
+    from bench.dask_eval import dask_figures
+
+    return dask_figures()
+
+
 def demo() -> Figures:
     harness = Path(sys.executable).with_name("harness")
     t0 = time.perf_counter()
@@ -65,6 +71,7 @@ def demo() -> Figures:
 GROUPS: dict[str, Callable[[], Figures]] = {
     "overhead": overhead, "evaluation": evaluation, "serial": serial, "power": power, "demo": demo,
     "stream": stream,
+    "dask": dask,
 }
 
 

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "harness"
 
 # Lowest first; a package may import its own layer and the layers below it.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("ground", {"core", "rundir"}),
+    ("ground", {"core", "rundir", "cluster"}),
     ("inputs", {"registry", "modelgen", "analysis", "runtimes", "frontends", "corpus"}),
     ("instruments", {"costmodel", "power", "dut"}),
     ("devices", {"devices"}),

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                          "clip by clip."),
     "parity": ("parity", "Run variants of one network in every runtime that reads them; compare every pair of runs."),
     "verify": ("verify", "Audit RESULTS (default results/): ledger links and recorded file hashes."),
+    "cluster": ("cluster", "A Dask cluster to evaluate and measure on (harness eval/run --scheduler)."),
 }
 
 

@@ -161,6 +161,12 @@ input_shape_option = click.option(
     help="The input shape to run a model with dynamic input dimensions with (e.g. 1,16000); MODEL= may be left "
          "out when the run has one model. Also 'input: {shape: [...]}' in an entry YAML.")
 
+scheduler_option = click.option(
+    "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
+    help="Compute on this Dask cluster: the corpus is sharded over its workers, which read it from shared storage, "
+         "and attached devices are measured by the workers holding them (harness cluster up starts one here). "
+         "'local': this machine. Default: the plan's 'scheduler', else local.")
+
 
 def parse_input_shapes(given: tuple[str, ...], models: list[str]) -> dict[str, list[int]]:
     """``MODEL=1,16000`` pairs; a bare shape belongs to the run's only model."""

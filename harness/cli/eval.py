@@ -20,8 +20,10 @@ from harness.cli.common import (
     progress_bar,
     results_folder,
     results_option,
+    scheduler_option,
     targets,
 )
+from harness.cluster.client import scheduler_or_none
 from harness.registry.models import Task
 from harness.registry.plans import MAX_WORKERS, Plan
 from harness.registry.yamlio import validate
@@ -36,7 +38,7 @@ from harness.runs.summary import run_summary
 @click.option("--corpus", required=True,
               help="Corpus directory (harness corpus synth/import --out DIR), or builtin:tiny|demo|full.")
 @click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, show_default=True,
-              help="Worker processes; 0 = one per core.")
+              help="Worker processes; 0 = one per core. With --scheduler the cluster's workers are used.")
 @click.option("--min-clips", type=click.IntRange(1, None), default=30, show_default=True,
               help="Groups with fewer clips are marked insufficient evidence.")
 @click.option("--min-speakers", type=click.IntRange(1, None), default=5, show_default=True,
@@ -48,11 +50,12 @@ from harness.runs.summary import run_summary
 @allow_unpinned_option
 @json_option
 @input_shape_option
+@scheduler_option
 @click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted evaluation; scored chunks of clips are kept.")
 def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: int, min_speakers: int,
             seed: int, paired: bool, results: Path | None, allow_unpinned: bool, resume: Path | None, as_json: bool,
-            input_shapes: tuple[str, ...]) -> None:
+            input_shapes: tuple[str, ...], scheduler: str | None) -> None:
     """Score every clip of a corpus and break accuracy down by group, with intervals.
 
     \b
@@ -67,6 +70,7 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
       raw/predictions.parquet one row per (model, clip): score, decision, group columns
       plots/                  detection rate by group with interval bars; DET curves
     Example:  harness eval --model mww-okay-nabu --corpus builtin:demo
+    On a Dask cluster:  harness eval --corpus /shared/corpus --scheduler tcp://HOST:8786
     """
     if resume is not None:
         RunDirectory.open(resume)  # checked first: a folder that is not a run must not cost an evaluation
@@ -78,7 +82,7 @@ def command(model_names: tuple[str, ...], corpus: str, workers: int, min_clips: 
         for name, exc in sorted(registry.broken.items()):
             click.secho(f"warning: model '{name}' is left out: {exc.message}", fg="yellow", err=True)
     plan = validate(Plan, {"name": "eval", "description": "evaluation from the command line", "models": names,
-                           "targets": [], "corpus": corpus, "seed": seed,
+                           "targets": [], "corpus": corpus, "seed": seed, "scheduler": scheduler_or_none(scheduler),
                            "input_shapes": parse_input_shapes(input_shapes, names),
                            "paired_baseline": names[0] if paired else None,
                            "evaluation": {"workers": workers, "min_clips": min_clips, "min_speakers": min_speakers}},

@@ -22,9 +22,11 @@ from harness.cli.common import (
     progress_bar,
     results_folder,
     results_option,
+    scheduler_option,
     targets,
     targets_dir_option,
 )
+from harness.cluster.client import scheduler_or_none
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.paths import plans_dir
 from harness.core.verdict import Verdict
@@ -67,6 +69,7 @@ from harness.signoff import load_policy
 @targets_dir_option
 @json_option
 @input_shape_option
+@scheduler_option
 @click.option("--gate", is_flag=True,
               help="For CI: exit with the sign-off verdict (0 PASS, 1 FAIL, 3 INSUFFICIENT_EVIDENCE; 3 when the run "
                    "has no sign-off). Without it a completed run exits 0 whatever the verdict.")
@@ -75,7 +78,7 @@ def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple
             target_names: tuple[str, ...], corpus: str | None, no_corpus: bool, runs: int | None, seed: int | None,
             rate_hz: float | None, device_urls: tuple[str, ...], results: Path | None, allow_unpinned: bool,
             resume: Path | None, targets_dirs: tuple[Path, ...], as_json: bool, input_shapes: tuple[str, ...],
-            gate: bool) -> None:
+            gate: bool, scheduler: str | None) -> None:
     """Measure every model on every target, evaluate on the plan's corpus, write results/<run_id>/.
 
     \b
@@ -102,6 +105,8 @@ def command(click_ctx: click.Context, plan_path: Path | None, model_names: tuple
     else:
         plan = _plan(plan_path, model_names, target_names, corpus, no_corpus, runs, seed, rate_hz, input_shapes)
         attached = _device_urls(device_urls, plan)
+    if scheduler is not None:  # where the run computes, not what it measures: a resumed run may move
+        plan = plan.model_copy(update={"scheduler": scheduler_or_none(scheduler)})
     _check_policy(plan)
     ctx = Context(models=models(allow_unpinned), targets=targets(targets_dirs), results=results_folder(results))
     with progress_bar(f"run {plan.name}") as update:

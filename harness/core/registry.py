@@ -8,12 +8,15 @@ an unknown name says which names are valid.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from harness.core.errors import ConfigError
 
 T = TypeVar("T")
+# Registrations are imported by one thread at a time; another thread asking meanwhile waits for them.
+_IMPORTING = threading.RLock()
 
 
 class Registry(Generic[T]):
@@ -25,6 +28,7 @@ class Registry(Generic[T]):
         self._modules = modules
         self._items: dict[str, T] = {}
         self._loaded = not modules
+        self._importing = False
 
     def add(self, name: str, item: T) -> T:
         if name in self._items:
@@ -38,10 +42,17 @@ class Registry(Generic[T]):
         return lambda item: self.add(name_of(item), item)
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for module in self._modules:
-                importlib.import_module(module)
+        if self._loaded:
+            return
+        with _IMPORTING:
+            if self._loaded or self._importing:  # a registering module looking itself up: what is there so far
+                return
+            self._importing = True
+            try:
+                for module in self._modules:
+                    importlib.import_module(module)
+            finally:
+                self._importing, self._loaded = False, True
 
     def get(self, name: str) -> T:
         self._load()

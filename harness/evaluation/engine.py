@@ -24,6 +24,7 @@ from harness.corpus.audio import AudioError, read_corpus_wav
 from harness.corpus.directory import Corpus
 from harness.evaluation.scoring import Scorer, make_scorer
 from harness.registry.models import ModelEntry
+from harness.rundir import contract
 from harness.runtimes import RuntimeOptions
 
 CHUNK_CLIPS = 24
@@ -36,6 +37,7 @@ class EvalSettings:
     chunk_clips: int = CHUNK_CLIPS
     options_int8: RuntimeOptions = RuntimeOptions()
     options_float: RuntimeOptions = RuntimeOptions(xnnpack=True)
+    scheduler: str | None = None  # a Dask scheduler address: chunks become shards on its workers (sharded.py)
 
     def options_for(self, entry: ModelEntry) -> RuntimeOptions:
         """XNNPACK for float models (fast, numerically benign); builtin kernels for int8 models."""
@@ -50,13 +52,21 @@ def _dtype_hint(entry: ModelEntry) -> str:
 _WORKER: dict[str, Any] = {}
 
 
+def load_scorers(entries: list[ModelEntry], settings: EvalSettings) -> list[Scorer]:
+    return [make_scorer(e, settings.options_for(e)) for e in entries]
+
+
 def _init_worker(entries: list[ModelEntry], settings: EvalSettings) -> None:
-    _WORKER["scorers"] = [make_scorer(e, settings.options_for(e)) for e in entries]
+    _WORKER["scorers"] = load_scorers(entries, settings)
 
 
 def _score_chunk(corpus_dir: str, clips: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return score_chunk(_WORKER["scorers"], corpus_dir, clips)
+
+
+def score_chunk(scorers: list[Scorer], corpus_dir: str,
+                clips: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and per-step scores for every (model, clip) of one chunk."""
-    scorers: list[Scorer] = _WORKER["scorers"]
     rows, steps = [], []
     for clip in clips:
         audio = read_clip(Path(corpus_dir), clip)
@@ -98,7 +108,13 @@ def evaluate(
     done = len(chunks) - len(todo)
     if progress:
         progress("clips", done, len(chunks))
-    if todo:
+    if todo and settings.scheduler:
+        from harness.evaluation.sharded import score_on_cluster
+
+        score_on_cluster(settings.scheduler, entries, settings, corpus.path, {i: chunks[i] for i in todo},
+                         lambda i, rows, steps: _save_chunk(work_dir, i, rows, steps),
+                         work_dir / Path(contract.EVAL_SHARDS).name, len(chunks), progress)
+    elif todo:
         if settings.workers <= 1:
             _init_worker(entries, settings)
             for i in todo:
@@ -119,12 +135,12 @@ def evaluate(
 
 
 def _chunk_path(work_dir: Path, index: int) -> Path:
-    return work_dir / f"chunk-{index:05d}.parquet"
+    return work_dir / Path(contract.eval_chunk(index)).name
 
 
 def _save_chunk(work_dir: Path, index: int, rows: list[dict[str, Any]], steps: list[dict[str, Any]]) -> None:
     table = pd.DataFrame(rows).merge(pd.DataFrame(steps), on=["model", "clip_id"])
-    tmp = work_dir / f".chunk-{index:05d}.parquet.tmp"
+    tmp = work_dir / f".{_chunk_path(work_dir, index).name}.tmp"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, _chunk_path(work_dir, index))
 

@@ -73,6 +73,8 @@ class Plan(_Strict):
     corpus: str | None = Field(default=None, description="a corpus directory, or builtin:<tiny|demo|full>")
     evaluation: Evaluation = Evaluation()
     fleet: Fleet = Fleet()
+    scheduler: str | None = Field(default=None, description="a Dask scheduler (tcp://HOST:8786): shard the corpus "
+                                  "over its workers and measure attached devices on their hosts; unset: this machine")
     policy: str | None = Field(default=None, description="sign-off policy YAML, relative to the plan; "
                                "unset: plans/policy-default.yaml")
     paired_baseline: str | None = Field(

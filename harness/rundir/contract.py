@@ -24,6 +24,8 @@ EFFICIENCY_ROWS = "raw/efficiency_rows.jsonl"  # one line per measured (model, t
 PREDICTIONS = "raw/predictions.parquet"
 SCORES = "raw/scores.parquet"
 EVAL_CHUNKS = "raw/eval"
+DEVICE_JOBS = "raw/device_jobs.jsonl"  # devices measured on a Dask cluster: one line per device, its worker
+EVAL_SHARDS = "raw/eval/shards.jsonl"  # evaluated on a Dask cluster: one line per shard, the worker that scored it
 ACCURACY_ROWS = "raw/accuracy.jsonl"
 PARITY_ROWS = "raw/parity.jsonl"
 TRANSCRIPT = "raw/transcript.log"
@@ -74,6 +76,11 @@ def latency_samples(model: str, target: str) -> str:
 
 def power_trace(model: str, target: str) -> str:
     return f"raw/power__{model}__{target}.parquet"
+
+
+def eval_chunk(index: int) -> str:
+    """A scored chunk of clips (a shard on a cluster): what a resumed evaluation keeps."""
+    return f"{EVAL_CHUNKS}/chunk-{index:05d}.parquet"
 
 
 def ssh_log(target: str) -> str:

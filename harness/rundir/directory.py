@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from harness.core.errors import DataError
 from harness.core.files import write_atomic
 from harness.core.hashing import sha256_file
 from harness.rundir import contract
+
+# Devices measured in threads write into one run directory: its writes happen one at a time.
+_WRITING = threading.RLock()
 
 
 def new_run_id(plan_name: str, now: datetime | None = None) -> str:
@@ -85,13 +89,22 @@ class RunDirectory:
     def write_json(self, name: str, data: Any) -> Path:
         path = self.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+        with _WRITING:
+            write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
         return path
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
+        with _WRITING:
+            write_atomic(path, text)
+        return path
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _WRITING:
+            write_atomic(path, data)
         return path
 
     def read_json(self, name: str) -> Any:
@@ -100,14 +113,15 @@ class RunDirectory:
     def append_jsonl(self, name: str, record: dict[str, Any]) -> None:
         """Append one record and flush it to disk: measurements taken are never lost."""
         path = self.path / name
-        with path.open("a", encoding="utf-8") as f:
+        with _WRITING, path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, default=_jsonable) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
     def rewrite_jsonl(self, name: str, records: list[dict[str, Any]]) -> None:
         """Replace a JSONL file with ``records`` (drops a torn last line before appending resumes)."""
-        write_atomic(self.path / name, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records))
+        with _WRITING:
+            write_atomic(self.path / name, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records))
 
     def read_jsonl(self, name: str) -> list[dict[str, Any]]:
         path = self.path / name

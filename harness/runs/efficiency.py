@@ -20,6 +20,7 @@ from harness.reports.tables import write_table
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 from harness.runs.job import Job, PairResult
+from harness.runs.parallel import concurrent, measure_devices
 from harness.runs.settings import device_settings
 
 
@@ -29,12 +30,16 @@ def measure_pairs(run: RunDirectory, job: Job, progress: Progress | None = None)
     run.rewrite_jsonl(contract.EFFICIENCY_ROWS, measured)  # drops a torn last line left by an interrupted run
     done = {(r["model"], r["target"]) for r in measured}
     pairs = [(m, t) for m in job.models for t in job.targets if t.link.board is None]  # boards: the stream step
-    results = []
-    for index, (model, target) in enumerate(pairs):
-        if progress:
-            progress(f"{model.name} on {target.name}", index, len(pairs))
-        if (model.name, target.name) not in done:
-            results.append(measure_pair(run, job, model, target, device_settings(job, target, progress)))
+    todo = [(m, t) for m, t in pairs if (m.name, t.name) not in done]
+    if concurrent(job, todo):  # several attached devices: one job each, all at once
+        results = measure_devices(run, job, todo, progress)
+    else:
+        results = []
+        for index, (model, target) in enumerate(pairs):
+            if progress:
+                progress(f"{model.name} on {target.name}", index, len(pairs))
+            if (model.name, target.name) not in done:
+                results.append(measure_pair(run, job, model, target, device_settings(job, target, progress)))
     if progress:
         progress("efficiency tables", len(pairs), len(pairs))
     write_efficiency_table(run, job)
@@ -83,7 +88,9 @@ def _write_samples(run: RunDirectory, model: str, target: str, m: Measurement) -
 
 
 def write_efficiency_table(run: RunDirectory, job: Job) -> None:
-    rows = pd.DataFrame(run.read_jsonl(contract.EFFICIENCY_ROWS))
+    order = {(m.name, t.name): i for i, (m, t) in enumerate((m, t) for m in job.models for t in job.targets)}
+    rows = pd.DataFrame(sorted(run.read_jsonl(contract.EFFICIENCY_ROWS),  # the plan's order, however they finished
+                               key=lambda r: order.get((r.get("model"), r.get("target")), len(order))))
     if job.session is not None:
         model, target = job.models[0], job.targets[0]
         mlperf = "mlperf_status" in rows.columns  # a serial DUT's MLPerf verdict

@@ -72,7 +72,7 @@ def build_manifest(
         "host": host_info(),
         "seed": plan.seed,
         "runtime_versions": available_runtimes(),
-        "plan": plan.model_dump(),
+        "plan": plan.model_dump(exclude={"scheduler"} if plan.scheduler is None else None),
         "models": [model_record(m) for m in models],
         "targets": [
             {"name": t.name, "class": t.target_class.value, "sha256": t.sha256(), "link": t.link.url,

@@ -16,7 +16,7 @@ from harness.runs.job import Job
 from harness.runs.manifest import model_record
 
 # Plan fields that change nothing measured: a resumed run may differ in them.
-NOT_MEASURED = {("description",), ("source_file",), ("evaluation", "workers")}
+NOT_MEASURED = {("description",), ("source_file",), ("evaluation", "workers"), ("scheduler",)}
 # Bench options that say where the device is, not what is measured on it.
 WHERE = {"port", "baud", "timeout_s", "dut"}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.signature import signature
+from harness.cluster.client import check_scheduler
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, content_sha256
@@ -125,6 +126,8 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     if streaming is not None:  # a bad --streams leaves no run directory behind
         spec = streaming[2].streams
         streams = load_stream_set(spec, streaming[0], plan.seed, progress).record(spec)
+    if plan.scheduler:
+        check_scheduler(plan.scheduler)
     corpus = resolve_corpus(plan.corpus, plan.seed, progress) if plan.corpus else None
     accuracy = job.session.accuracy if job.session else None
     device_corpus = resolve_corpus(accuracy.corpus, plan.seed, progress) if accuracy and accuracy.corpus else None

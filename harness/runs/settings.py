@@ -32,7 +32,7 @@ def device_settings(job: Job, target: TargetProfile, progress: Progress | None =
 
 
 def eval_settings(plan: Plan) -> EvalSettings:
-    return EvalSettings(workers=plan.evaluation.workers or os.cpu_count() or 1)
+    return EvalSettings(workers=plan.evaluation.workers or os.cpu_count() or 1, scheduler=plan.scheduler)
 
 
 def fairness_settings(plan: Plan) -> FairnessSettings:

@@ -6,6 +6,7 @@ import ctypes
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -142,6 +143,9 @@ def _flush_all() -> None:
         fflush(None)
 
 
+_CAPTURING = threading.RLock()  # the descriptors are the process's: one capture at a time (devices measured in threads)
+
+
 @contextmanager
 def captured_native_output() -> Iterator[NativeOutput]:
     """Redirect file descriptors 1 and 2 into a temporary file for the block.
@@ -150,8 +154,8 @@ def captured_native_output() -> Iterator[NativeOutput]:
     ``sys.stdout`` redirection cannot see. Anything other threads print meanwhile is captured too.
     """
     captured = NativeOutput()
-    _flush_all()
-    with tempfile.TemporaryFile() as sink:
+    with _CAPTURING, tempfile.TemporaryFile() as sink:
+        _flush_all()
         saved = (os.dup(1), os.dup(2))
         try:
             os.dup2(sink.fileno(), 1)
