@@ -6,12 +6,16 @@ them, and the command line builds them from ``--port`` and ``--monitor``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harness.core.errors import ConfigError
+from harness.registry.places import is_place_url, parse_place_url
 
 
 class Link(BaseModel):
     """Where a device is reached; the URL scheme selects the backend: ``sim://`` (simulated), ``ssh://`` (a Linux
-    board), or a serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
+    board), ``labgrid://`` (a DUT in a labgrid place, acquired for the run), or a serial port / pyserial URL (a DUT
+    running MLPerf Tiny firmware)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -20,6 +24,16 @@ class Link(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=86_400)
     io_manager: bool = Field(default=False, description="the DUT's UART goes through an MLPerf Tiny IO manager "
                                                         "(energy mode: the power monitor supplies the DUT)")
+
+    @field_validator("url")
+    @classmethod
+    def _place_url(cls, url: str) -> str:
+        if is_place_url(url):
+            try:
+                parse_place_url(url)
+            except ConfigError as exc:
+                raise ValueError(f"{exc.message} ({exc.hint})") from None
+        return url
 
     @property
     def is_simulated(self) -> bool:
