@@ -6,7 +6,7 @@ works without it and a farm link without it is a ConfigError saying what to inst
 
 from __future__ import annotations
 
-import importlib.util
+from importlib.util import find_spec
 
 from harness.core.errors import ConfigError
 
@@ -15,5 +15,5 @@ INSTALL_HINT = "pip install 'edge-harness[farm]' (labgrid >= 24, which talks gRP
 
 def require_labgrid(url: str) -> None:
     """A ConfigError naming the extra when labgrid is not installed."""
-    if importlib.util.find_spec("labgrid") is None:
+    if find_spec("labgrid") is None:
         raise ConfigError(f"link '{url}' names a labgrid place, but labgrid is not installed", hint=INSTALL_HINT)
