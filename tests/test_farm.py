@@ -19,14 +19,18 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from farm_lab import Lab, is_loopback, listening_addresses, ser2net, tool
 
 from harness.cli import cli
 from harness.core.errors import ConfigError
-from harness.core.paths import targets_dir
+from harness.core.paths import models_dir, targets_dir
 from harness.devices import farm
+from harness.devices.capabilities import LatencyMeter
 from harness.devices.factory import DeviceSettings, open_device
+from harness.dut.modes import QUICK
+from harness.registry.models import ModelRegistry
 from harness.registry.places import PlaceRef, parse_place_url
 from harness.registry.resources import Link
 from harness.registry.targets import TargetRegistry
@@ -156,6 +160,37 @@ def test_bench_device_acquires_measures_and_releases_the_place(lab: Lab, tmp_pat
     assert listening and all(is_loopback(a) for a in listening), listening
 
 
+def farm_profile(directory: Path, name: str, url: str) -> Path:
+    """The board's shipped profile under a new name, linked to ``url``, among the shipped profiles."""
+    shutil.copytree(targets_dir(), directory, dirs_exist_ok=True)
+    profile = yaml.safe_load((targets_dir() / f"{TARGET}.yaml").read_text())
+    profile.update(name=name, link={"url": url, "timeout_s": 5.0})
+    profile.pop("power_monitor", None)  # performance firmware: latency from the DUT's lap timer
+    (directory / f"{name}.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return directory
+
+
+def test_a_target_profile_links_to_a_place(lab: Lab, tmp_path: Path) -> None:
+    targets = TargetRegistry(farm_profile(tmp_path / "targets", "farm-nucleo", f"labgrid://{lab.coordinator}/nucleo-1"))
+    target = targets.get("farm-nucleo")
+    (tmp_path / "run" / "raw").mkdir(parents=True)
+    model = ModelRegistry(models_dir()).get(MODEL)
+    with open_device(target, RunDirectory(tmp_path / "run"), DeviceSettings(rules=QUICK)) as device:
+        assert lab.holder("nucleo-1") == ME
+        deployment = device.deploy(model, target.default_stack)
+        measured = device.require(LatencyMeter).measure_latency(1, 0)
+    assert lab.holder("nucleo-1") is None
+    assert deployment.details["link"] == lab.duts[0] and deployment.details["labgrid_place"] == "nucleo-1"
+    assert measured.row_fields["labgrid_place"] == "nucleo-1" and measured.summary["windows"] == 3
+
+
+def test_a_bad_place_url_in_a_profile_names_the_file(tmp_path: Path) -> None:
+    targets = TargetRegistry(farm_profile(tmp_path / "targets", "farm-bad", "labgrid://127.0.0.1:9/b1?wait=soon"))
+    with pytest.raises(ConfigError, match="wait=soon is not a number of seconds") as info:
+        targets.get("farm-bad")
+    assert "farm-bad.yaml" in str(info.value)
+
+
 def test_a_place_is_found_by_its_tags(lab: Lab, tmp_path: Path) -> None:
     code, output = bench(lab, tmp_path, "--place", "board=nucleo", "--mode", "accuracy", "--count", "2")
     assert code == 0, output
@@ -222,6 +257,7 @@ def test_an_unreachable_coordinator_is_a_device_error(tmp_path: Path) -> None:
     assert "cannot reach the labgrid coordinator at 127.0.0.1:" in out.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_place_is_released_when_the_session_is_stopped(lab: Lab, tmp_path: Path, sig: signal.Signals) -> None:
     proc = subprocess.Popen([tool("harness"), "bench-device", "--place", "nucleo-1", "--coordinator", lab.coordinator,
@@ -254,6 +290,7 @@ def namespace_command() -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_a_pty_exported_through_ser2net_is_measured_over_rfc2217(tmp_path: Path) -> None:
     have_labgrid()
     need(ser2net() is not None, "ser2net is not installed (apt-get install ser2net)")

@@ -8,6 +8,7 @@ and SIGHUP unwind like Ctrl-C, so the ``finally`` that releases it runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -30,6 +31,7 @@ from harness.registry.places import DEFAULT_PORT, PlaceRef
 POLL_S = 0.5
 EXPORT_WAIT_S = 15.0  # the exporter starts ser2net when the place is acquired, then publishes its port
 T = TypeVar("T")
+log = logging.getLogger("harness.devices.farm")
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,17 @@ class Lease:
                 "labgrid_resource": self.endpoint.resource, "labgrid_speed": self.endpoint.speed}
 
     def release(self, strict: bool = True) -> None:
-        """Release the place and close the session; ``strict=False`` (an error is already on its way) keeps
-        a failed release from hiding that error."""
+        """Release the place and close the session; ``strict=False`` (an error is already on its way) logs a
+        failed release as a warning instead of letting it hide that error."""
         if self._released:
             return
         self._released = True
         try:
             _release(self.session, self.place, self.holder)
-        except DeviceError:
+        except DeviceError as exc:
             if strict:
                 raise
+            log.warning("%s (%s)", exc.message, exc.hint)
         finally:
             _close(self.session)
             self._restore()
