@@ -212,6 +212,17 @@ def test_a_held_place_is_reported_with_its_holder(lab: Lab, tmp_path: Path) -> N
     assert lab.holder("nucleo-1") is None
 
 
+def test_a_place_held_under_the_same_name_is_left_to_its_holder(lab: Lab, tmp_path: Path) -> None:
+    lab.client("-p", "nucleo-1", "acquire", check=True)  # this host and user, as labgrid names them
+    try:
+        code, output = bench(lab, tmp_path, "--place", "nucleo-1", "--quick")
+        assert code == 4, output
+        assert f"is held by {ME} (you: another harness session" in output
+        assert lab.holder("nucleo-1") == ME  # not released: that acquisition is not the session's
+    finally:
+        lab.client("-p", "nucleo-1", "release", check=True)
+
+
 def test_a_second_acquirer_waits_for_the_release(lab: Lab, tmp_path: Path) -> None:
     lab.client("-p", "nucleo-1", "acquire", user="alice", check=True)
     released = threading.Event()

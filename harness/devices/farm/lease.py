@@ -29,6 +29,7 @@ from harness.core.progress import Progress
 from harness.registry.places import DEFAULT_PORT, PlaceRef
 
 POLL_S = 0.5
+SYNC_WAIT_S = 10.0
 EXPORT_WAIT_S = 15.0  # the exporter starts ser2net when the place is acquired, then publishes its port
 T = TypeVar("T")
 log = logging.getLogger("harness.devices.farm")
@@ -110,19 +111,15 @@ def acquire(ref: PlaceRef, progress: Progress | None = None) -> Lease:
     every candidate is held; the error names who holds them."""
     restore = _unwind_on_termination()
     session: ClientSession | None = None
-    place: str | None = None
+    tried: list[str] = []  # places asked for: on a failure, whichever of them became ours is given back
     try:
         session = _connect(ref)
-        place = _acquire_place(session, ref, progress)
+        place = _acquire_place(session, ref, progress, tried)
         endpoint = _serial_endpoint(session, ref, place)
         return Lease(ref, session, place, endpoint, restore)
     except BaseException:
         if session is not None:
-            if place is not None or _held_by_me(session, ref):
-                try:
-                    _release(session, place or "", holder_name(session), any_held=place is None, ref=ref)
-                except DeviceError:
-                    pass
+            _give_back(session, tried)
             _close(session)
         restore()
         raise
@@ -140,6 +137,17 @@ def _connect(ref: PlaceRef) -> ClientSession:
 
 def _run(session: ClientSession, awaitable: Awaitable[T]) -> T:
     return session.loop.run_until_complete(awaitable)
+
+
+def _sync(session: ClientSession) -> None:
+    """Wait until the coordinator's updates so far have arrived (bounded; skipped once the stream has ended,
+    where labgrid's own wait would never return)."""
+    if session.stopping.is_set():
+        return
+    try:
+        _run(session, asyncio.wait_for(session.sync_with_coordinator(), SYNC_WAIT_S))
+    except asyncio.TimeoutError:
+        log.warning("the coordinator at %s did not answer a sync within %g s", session.address, SYNC_WAIT_S)
 
 
 def _candidates(session: ClientSession, ref: PlaceRef) -> list[Place]:
@@ -160,14 +168,18 @@ def _candidates(session: ClientSession, ref: PlaceRef) -> list[Place]:
     return found
 
 
-def _who(place: Place) -> str:
+def _state(place: Place, me: str, refused: dict[str, str]) -> str:
+    """Why ``place`` is not ours: who holds it since when, its reservation, or what the coordinator said."""
     if place.acquired:
         since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(place.changed))
-        return f"'{place.name}' is held by {place.acquired} since {since}"
-    return f"'{place.name}' is reserved (token {place.reservation})"
+        yours = " (you: another harness session, or your own 'labgrid-client acquire')" if place.acquired == me else ""
+        return f"'{place.name}' is held by {place.acquired}{yours} since {since}"
+    if place.reservation:
+        return f"'{place.name}' is reserved (token {place.reservation})"
+    return f"'{place.name}': {refused.get(place.name, 'busy')}"  # e.g. a resource it matches is in another place
 
 
-def _acquire_place(session: ClientSession, ref: PlaceRef, progress: Progress | None) -> str:
+def _acquire_place(session: ClientSession, ref: PlaceRef, progress: Progress | None, tried: list[str]) -> str:
     deadline = time.monotonic() + ref.wait_s
     refused: dict[str, str] = {}
     while True:
@@ -175,6 +187,7 @@ def _acquire_place(session: ClientSession, ref: PlaceRef, progress: Progress | N
         for place in candidates:
             if place.acquired or place.reservation:
                 continue
+            tried.append(place.name)
             try:
                 _run(session, session.stub.AcquirePlace(pb.AcquirePlaceRequest(placename=place.name)))
             except grpc.aio.AioRpcError as exc:
@@ -183,10 +196,9 @@ def _acquire_place(session: ClientSession, ref: PlaceRef, progress: Progress | N
                                       f"{exc.details()}") from None
                 refused[place.name] = exc.details() or str(exc.code())  # taken meanwhile, or a resource is busy
                 continue
-            _run(session, session.sync_with_coordinator())
+            _sync(session)
             return place.name
-        busy = "; ".join(_who(p) if (p.acquired or p.reservation) else f"'{p.name}': {refused.get(p.name, 'busy')}"
-                         for p in candidates)
+        busy = "; ".join(_state(p, holder_name(session), refused) for p in candidates)
         if time.monotonic() >= deadline:
             waited = f" after waiting {ref.wait_s:g} s" if ref.wait_s else ""
             raise DeviceError(f"{ref.label} on {session.address} is not free{waited}: {busy}",
@@ -246,31 +258,27 @@ def _path(place: Place, name: str) -> str:
     return name
 
 
-def _held_by_me(session: ClientSession, ref: PlaceRef) -> bool:
+def _give_back(session: ClientSession, tried: list[str]) -> None:
+    """Release each place in ``tried`` that this session's identity now holds (best effort: already failing)."""
     try:
-        _run(session, session.sync_with_coordinator())
-    except BaseException:  # noqa: BLE001 - best effort while already failing
-        return False
-    me = holder_name(session)
-    return any(p.acquired == me for p in session.places.values()
-               if p.name == ref.name or (ref.name is None and all(p.tags.get(k) == v for k, v in ref.tags)))
+        _sync(session)
+        me = holder_name(session)
+        for name in dict.fromkeys(tried):
+            place = session.places.get(name)
+            if place is not None and place.acquired == me:
+                _release(session, name, me)
+    except BaseException as exc:  # noqa: BLE001 - the error that brought us here is the one to report
+        log.warning("while giving back %s: %s", ", ".join(tried), exc)
 
 
-def _release(session: ClientSession, place: str, holder: str, *, any_held: bool = False,
-             ref: PlaceRef | None = None) -> None:
-    """Release ``place`` if ``holder`` still holds it (with ``any_held``: every place of ``ref`` it holds)."""
-    names = [place]
-    if any_held and ref is not None:
-        names = [p.name for p in session.places.values() if p.acquired == holder
-                 and (p.name == ref.name or (ref.name is None and all(p.tags.get(k) == v for k, v in ref.tags)))]
-    for name in names:
-        try:
-            _run(session, session.stub.ReleasePlace(pb.ReleasePlaceRequest(placename=name, fromuser=holder)))
-            _run(session, session.sync_with_coordinator())
-        except (grpc.RpcError, LabgridError) as exc:
-            raise DeviceError(f"could not release place '{name}' on {session.address}: {exc}",
-                              hint=f"release it by hand: labgrid-client -x {session.address} -p {name} release") \
-                from None
+def _release(session: ClientSession, place: str, holder: str) -> None:
+    """Release ``place`` if ``holder`` still holds it (the coordinator leaves it alone otherwise)."""
+    try:
+        _run(session, session.stub.ReleasePlace(pb.ReleasePlaceRequest(placename=place, fromuser=holder)))
+        _sync(session)
+    except (grpc.RpcError, LabgridError) as exc:
+        raise DeviceError(f"could not release place '{place}' on {session.address}: {exc}",
+                          hint=f"release it by hand: labgrid-client -x {session.address} -p {place} release") from None
 
 
 def _close(session: ClientSession) -> None:
