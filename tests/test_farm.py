@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from farm_lab import Lab, is_loopback, listening_addresses, ser2net, tool
 
 from harness.cli import cli
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, DeviceError
 from harness.core.paths import models_dir, targets_dir
 from harness.devices import farm
 from harness.devices.capabilities import LatencyMeter
@@ -104,6 +104,16 @@ def test_a_farm_link_without_labgrid_names_the_extra(tmp_path: Path, monkeypatch
     out = CliRunner().invoke(cli, ["bench-device", "--place", "nucleo-1", "--coordinator", "127.0.0.1:9",
                                    "--model", MODEL, "--target", TARGET, "--results", str(tmp_path)])
     assert out.exit_code == 2 and "pip install 'edge-harness[farm]'" in out.output
+
+
+def test_an_exported_serial_port_becomes_the_url_the_dut_client_opens() -> None:
+    have_labgrid()
+    from harness.devices.farm.lease import serial_url
+
+    assert serial_url({"host": "bench-a.lab", "port": 50123}) == "rfc2217://bench-a.lab:50123?ign_set_control"
+    assert serial_url({"host": "127.0.0.1", "port": 4001, "protocol": "raw"}) == "socket://127.0.0.1:4001"
+    with pytest.raises(DeviceError, match="speaks 'telnet'"):
+        serial_url({"host": "127.0.0.1", "port": 4001, "protocol": "telnet"})
 
 
 # ---- a farm on 127.0.0.1 ------------------------------------------------------------------------------
