@@ -96,6 +96,8 @@ class PlanGates(pytest.Collector):
 class GateItem(pytest.Item):
     """One sign-off gate as a test: its status decides the outcome, its reason is the message."""
 
+    fixturenames: tuple[str, ...] = ()  # none; plugins that read every item's fixtures (labgrid's) see that
+
     def __init__(self, *, gate: dict[str, Any], run_dir: Path, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gate = gate

@@ -18,13 +18,22 @@ from harness.cli.common import (
     targets_dir_option,
 )
 from harness.core.errors import ConfigError
-from harness.runs.bench import MODES, BenchSettings, bench_device
+from harness.runs.bench import MODES, BenchSettings, bench_device, place_port
 
 
 @click.command("bench-device")
 @click.option("--port", default=None,
               help="pyserial URL of the DUT (or of its IO manager in energy mode): /dev/ttyACM0, COM3, "
-                   "socket://host:port, rfc2217://host:port, spy:///dev/ttyACM0 (logs traffic).")
+                   "socket://host:port, rfc2217://host:port, spy:///dev/ttyACM0 (logs traffic), or "
+                   "labgrid://COORDINATOR/PLACE.")
+@click.option("--place", default=None,
+              help="A labgrid place (instead of --port): its NAME, or KEY=VALUE[,KEY=VALUE] for the first idle place "
+                   "with those tags. Acquired for the session and released however it ends. Needs the [farm] extra.")
+@click.option("--coordinator", default=None, metavar="HOST:PORT",
+              help="With --place: the labgrid coordinator. Default: $LG_COORDINATOR, else 127.0.0.1:20408.")
+@click.option("--place-wait", "place_wait_s", type=click.FloatRange(0, 7 * 86_400), default=0.0, show_default=True,
+              help="With --place: seconds to wait while the place is held by someone else (0: fail at once, "
+                   "naming who holds it).")
 @click.option("--board", default=None,
               help="Stream mode: pyserial URL of the enhanced interface board (STM32H573I-DK) that plays the streams.")
 @click.option("--dut", "dut_url", default=None,
@@ -61,7 +70,8 @@ from harness.runs.bench import MODES, BenchSettings, bench_device
 @click.option("--resume", type=RUN_DIR, default=None,
               help="Continue an interrupted run directory; finished windows and inputs are not measured again.")
 @targets_dir_option
-def command(port: str | None, board: str | None, dut_url: str | None, streams: str | None, verdict_rule: str,
+def command(port: str | None, place: str | None, coordinator: str | None, place_wait_s: float,
+            board: str | None, dut_url: str | None, streams: str | None, verdict_rule: str,
             model_name: str, target_name: str, mode: str, monitor: str | None, quick: bool, baud: int,
             timeout_s: float, inputs: Path | None, corpus: str | None, min_clips: int, min_speakers: int, count: int,
             seed: int, results: Path | None, resume: Path | None, targets_dirs: tuple[Path, ...]) -> None:
@@ -73,6 +83,7 @@ def command(port: str | None, board: str | None, dut_url: str | None, streams: s
       harness bench-device --port socket://127.0.0.1:4000 --model mlperf-dscnn-kws --mode accuracy --quick
       harness bench-device --port /dev/ttyACM0 --model my-kws.yaml --mode accuracy --corpus builtin:demo
       harness bench-device --port /dev/ttyACM1 --model mlperf-dscnn-kws --mode energy --monitor lpm01a:/dev/ttyACM0
+      harness bench-device --place nucleo-1 --coordinator lab-coordinator:20408 --model mlperf-dscnn-kws
       harness bench-device --mode stream --board /dev/ttyACM2 --streams builtin:demo --model mww-alexa
     Stream mode plays each stream through the interface board into the DUT (MLPerf Tiny sww01; --monitor
     integrates power over each stream) and writes sww_streams.csv|.md|.json (per stream, both window rules),
@@ -83,6 +94,8 @@ def command(port: str | None, board: str | None, dut_url: str | None, streams: s
     disparity.json, confusion.csv|.md|.json); raw/ holds transcript.log, the windows and per-input rows as JSONL.
     The directory is printed as the last line.
     """
+    if place is not None or coordinator is not None or place_wait_s:
+        port = place_port(port, place, coordinator, place_wait_s)
     port = _session_port(mode, port, board)
     settings = BenchSettings(port=port, model=model_name, target=target_name, mode=mode, monitor=monitor,
                              quick=quick, baud=baud, timeout_s=timeout_s, inputs=inputs, count=count, seed=seed,

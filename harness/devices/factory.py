@@ -2,6 +2,7 @@
 
 ``sim://<profile>`` is the simulated device; ``ssh://user@host[:port]`` a Linux board over SSH;
 ``adb://[SERIAL | HOST:PORT]`` an Android phone through the adb server; any other
+``labgrid://COORDINATOR/PLACE`` a serial DUT in a labgrid place (acquired while open); any other
 URL (``/dev/ttyACM0``, ``COM3``, ``socket://``, ``rfc2217://``, ``spy://``, ``loop://``) is a serial DUT
 running MLPerf Tiny firmware. A new kind of device registers an opener for its scheme here.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness.core.errors import ConfigError
@@ -22,6 +24,7 @@ from harness.devices.serial_dut import SerialDutDevice
 from harness.devices.sim import SimulatedDevice
 from harness.devices.ssh.device import SshDevice
 from harness.dut.modes import MLPERF, Rules
+from harness.registry.places import SCHEME
 from harness.registry.targets import TargetProfile
 from harness.rundir.directory import RunDirectory
 from harness.runtimes import RuntimeOptions
@@ -47,9 +50,26 @@ BACKENDS.add("ssh", lambda target, run, s: SshDevice(target, run, seed=s.seed, o
 BACKENDS.add("adb", lambda target, run, s: AdbDevice(target, run, options=s.options, progress=s.progress))
 
 
+def _serial_options(target: TargetProfile, s: DeviceSettings) -> dict[str, Any]:
+    return {"seed": s.seed, "rules": s.rules, "monitor": target.power_monitor, "inputs": s.inputs,
+            "progress": s.progress, "verify_loads": s.verify_loads}
+
+
 def _serial(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
-    return SerialDutDevice(target, run, seed=s.seed, rules=s.rules, monitor=target.power_monitor, inputs=s.inputs,
-                           progress=s.progress, verify_loads=s.verify_loads)
+    return SerialDutDevice(target, run, **_serial_options(target, s))
+
+
+def _farm(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
+    """A serial DUT in a labgrid place (the ``[farm]`` extra, imported only for such a link)."""
+    from harness.devices.farm import require_labgrid
+
+    require_labgrid(target.link.url)
+    from harness.devices.farm.device import open_place
+
+    return open_place(target, run, **_serial_options(target, s))
+
+
+BACKENDS.add(SCHEME, _farm)
 
 
 def serial_scheme(scheme: str) -> bool:
@@ -57,6 +77,12 @@ def serial_scheme(scheme: str) -> bool:
     if not scheme or len(scheme) == 1:  # a path, or a Windows drive letter
         return True
     return importlib.util.find_spec(f"serial.urlhandler.protocol_{scheme}") is not None
+
+
+def serial_link(url: str) -> bool:
+    """The link reaches an MLPerf Tiny DUT over serial: a port, a pyserial URL, or a labgrid place's serial port."""
+    scheme = urlsplit(url).scheme.lower()
+    return scheme == SCHEME or (scheme not in BACKENDS and serial_scheme(scheme))
 
 
 def open_device(target: TargetProfile, run: RunDirectory, settings: DeviceSettings) -> Device:

@@ -104,9 +104,11 @@ class DutClient:
 
     def _open_port(self) -> None:
         self.transcript.note(f"open {self.link.url} at {self.link.baud} baud")
+        # pyserial's RFC 2217 client refuses any write timeout (NotImplementedError when the port opens)
+        write_timeout = None if self.link.url.lower().startswith("rfc2217:") else self.link.timeout_s
         try:
             self._port = serial.serial_for_url(self.link.url, baudrate=self.link.baud, timeout=POLL_S,
-                                               write_timeout=self.link.timeout_s)
+                                               write_timeout=write_timeout)
         except (serial.SerialException, OSError, ValueError) as e:
             raise self._error(LinkLost, f"cannot open {self.link.url}: {e}",
                               hint="check the port with 'harness devices' (or the socket:// address)") from e

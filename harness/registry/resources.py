@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harness.core.errors import ConfigError
+from harness.registry.places import is_place_url, parse_place_url
 
 
 class BoardLink(BaseModel):
@@ -25,7 +28,8 @@ class BoardLink(BaseModel):
 
 class Link(BaseModel):
     """Where a device is reached; the URL scheme selects the backend: ``sim://`` (simulated), ``ssh://`` (a Linux
-    board), ``adb://`` (an Android phone), or a serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
+    board), ``adb://`` (an Android phone), ``labgrid://`` (a DUT in a labgrid place, acquired for the run), or a
+    serial port / pyserial URL (a DUT running MLPerf Tiny firmware)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -37,6 +41,16 @@ class Link(BaseModel):
     board: BoardLink | None = Field(default=None, description="an interface board playing streams into the DUT: "
                                     "'harness run' adds a streaming step; url is then the DUT's own port, or the "
                                     "board's when DUT commands go through its pass-through")
+
+    @field_validator("url")
+    @classmethod
+    def _place_url(cls, url: str) -> str:
+        if is_place_url(url):
+            try:
+                parse_place_url(url)
+            except ConfigError as exc:
+                raise ValueError(f"{exc.message} ({exc.hint})") from None
+        return url
 
     @property
     def is_simulated(self) -> bool:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from harness.core.errors import ConfigError
 from harness.core.progress import Progress
-from harness.devices.factory import serial_scheme
+from harness.devices.factory import serial_link
 from harness.dut.modes import MLPERF, QUICK
 from harness.evaluation.kws_inputs import require_kws
 from harness.power.monitor import parse_monitor
 from harness.registry.models import ModelEntry, Task
+from harness.registry.places import SCHEME, parse_place_url
 from harness.registry.plans import Evaluation, Plan
 from harness.registry.resources import Link
 from harness.registry.targets import TargetProfile
@@ -92,6 +92,25 @@ class BenchSettings:
                 if self.mode == "stream" or k not in stream_only}
 
 
+def place_port(port: str | None, place: str | None, coordinator: str | None, wait_s: float) -> str:
+    """The DUT's URL from ``--port`` or from ``--place NAME|KEY=VALUE,...`` (a ``labgrid://`` URL)."""
+    if (port is None) == (place is None):
+        raise ConfigError("give the DUT as --port URL or as --place NAME (a labgrid place), one of them",
+                          hint="e.g. --port /dev/ttyACM0, or --place nucleo-1 --coordinator HOST:20408")
+    if place is None:
+        if coordinator is not None or wait_s:
+            raise ConfigError("--coordinator and --place-wait go with --place", hint="add --place NAME")
+        return str(port)
+    query = [f"tag={pair}" for pair in place.split(",")] if "=" in place else []
+    query += [f"wait={wait_s:g}"] if wait_s else []
+    url = f"{SCHEME}://{coordinator or ''}/{'' if '=' in place else place}" + ("?" + "&".join(query) if query else "")
+    try:
+        return parse_place_url(url).url()
+    except ConfigError as exc:
+        raise ConfigError(f"--place {place}" + (f" --coordinator {coordinator}" if coordinator else "")
+                          + f": {exc.message}", hint=exc.hint) from None
+
+
 def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile) -> Job:
     """One model on ``target`` attached at ``settings.port``, measured in ``settings.mode``."""
     settings.check()
@@ -104,7 +123,7 @@ def bench_job(settings: BenchSettings, model: ModelEntry, target: TargetProfile)
     link = Link(url=settings.port, baud=settings.baud, timeout_s=settings.timeout_s,
                 io_manager=settings.mode == "energy")
     # MLPerf window rules belong to the serial protocol; a board over SSH times the plan's runs instead
-    rules = (QUICK if settings.quick else MLPERF) if serial_scheme(urlsplit(settings.port).scheme) else None
+    rules = (QUICK if settings.quick else MLPERF) if serial_link(settings.port) else None
     attachment = Attachment(link=link, monitor=monitor, rules=rules,
                             inputs=settings.inputs if settings.mode != "accuracy" else None)
     plan = Plan(name="bench-device", description=f"harness bench-device --mode {settings.mode} --port {settings.port}",
