@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## venv in .venv with an editable install and the dev extras
 
-demo: $(STAMP)  ## run the default plan (plans/demo.yaml) on simulated targets
+demo: $(STAMP)  ## the demo plans on simulated targets: wake-word models, then the trained DS-CNN float vs int8
 	$(BIN)/harness run --plan plans/demo.yaml
+	$(BIN)/harness run --plan plans/demo-kws12.yaml
 
 test: $(STAMP)  ## the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
