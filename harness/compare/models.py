@@ -155,7 +155,7 @@ def answer(table: pd.DataFrame, variant: str, target: str | None, metric: str, c
             parts.append(f"{variant} has no energy figure on {target}")
         else:
             row = e.iloc[0]
-            verb = "saves" if d <= 0 else "costs"
+            verb = _verb("saves" if d <= 0 else "costs", _num(row["ci_low"]), _num(row["ci_high"]))
             ci = _interval(row["ci_low"], row["ci_high"], " mJ")
             parts.append(f"{variant} {verb} {numbers.significant(abs(d), 3)} mJ per inference on {target}{ci} "
                          f"({row['provenance']})")
@@ -166,14 +166,21 @@ def answer(table: pd.DataFrame, variant: str, target: str | None, metric: str, c
         parts.append(f"its {metric} was not compared")
     else:
         harm = float(worst["harm"])
-        verb = "gains" if harm < 0 else "costs"
         where = "overall" if worst["attribute"] == OVERALL[0] else f"on {worst['attribute']}={worst['group']}"
         low, high = -float(worst["harm_high"]), -float(worst["harm_low"])  # the change of the metric, in points
+        verb = _verb("gains" if harm < 0 else "costs", low, high)
         parts.append(f"{verb} {_points(harm)} points of {metric} {where} ({confidence:.0%} paired interval of the "
                      f"change [{numbers.significant(low * 100, 2)}, {numbers.significant(high * 100, 2)}] points)")
     return {"variant": variant, "baseline": baseline, "target": target, "metric": metric,
             "group": None if worst is None else f"{worst['attribute']}={worst['group']}",
             "sentence": " and ".join(parts) + f", against {baseline}."}
+
+
+def _verb(verb: str, low: float | None, high: float | None) -> str:
+    """``verb``, or "may ..." when the interval of the difference holds both signs (the direction is unresolved)."""
+    if low is not None and high is not None and low < 0 < high:
+        return {"saves": "may save", "costs": "may cost", "gains": "may gain"}[verb]
+    return verb
 
 
 def _interval(low: Any, high: Any, unit: str) -> str:
