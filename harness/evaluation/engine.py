@@ -27,6 +27,7 @@ from harness.registry.models import ModelEntry
 from harness.runtimes import RuntimeOptions
 
 CHUNK_CLIPS = 24
+MAX_BATCH = 64  # rows per invoke for frame-independent models and front ends (RuntimeOptions.max_batch)
 PREDICTION_BASE = ("model", "clip_id", "path", "label", "speaker")
 
 
@@ -34,8 +35,8 @@ PREDICTION_BASE = ("model", "clip_id", "path", "label", "speaker")
 class EvalSettings:
     workers: int = 1
     chunk_clips: int = CHUNK_CLIPS
-    options_int8: RuntimeOptions = RuntimeOptions()
-    options_float: RuntimeOptions = RuntimeOptions(xnnpack=True)
+    options_int8: RuntimeOptions = RuntimeOptions(max_batch=MAX_BATCH)
+    options_float: RuntimeOptions = RuntimeOptions(xnnpack=True, max_batch=MAX_BATCH)
 
     def options_for(self, entry: ModelEntry) -> RuntimeOptions:
         """XNNPACK for float models (fast, numerically benign); builtin kernels for int8 models."""
