@@ -9,7 +9,7 @@ in flight and a resumed evaluation skips the rest.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,6 +27,7 @@ from harness.registry.models import ModelEntry
 from harness.runtimes import RuntimeOptions
 
 CHUNK_CLIPS = 24
+IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker process
 MAX_BATCH = 64  # rows per invoke for frame-independent models and front ends (RuntimeOptions.max_batch)
 PREDICTION_BASE = ("model", "clip_id", "path", "label", "speaker")
 
@@ -93,30 +94,45 @@ def evaluate(
     """Return (predictions, per-step scores); chunk files in ``work_dir`` make it resumable."""
     work_dir.mkdir(parents=True, exist_ok=True)
     manifest = corpus.manifest.reset_index(drop=True)
-    records = manifest.astype(object).where(manifest.notna(), None).to_dict("records")
-    chunks = [records[i:i + settings.chunk_clips] for i in range(0, len(records), settings.chunk_clips)]
-    todo = [i for i in range(len(chunks)) if not _chunk_path(work_dir, i).is_file()]
-    done = len(chunks) - len(todo)
+    n_chunks = -(-len(manifest) // settings.chunk_clips)
+    todo = [i for i in range(n_chunks) if not _chunk_path(work_dir, i).is_file()]
+    done = n_chunks - len(todo)
+
+    def clips_of(index: int) -> list[dict[str, Any]]:  # built per chunk, so no whole-corpus list of rows exists
+        part = manifest.iloc[index * settings.chunk_clips:(index + 1) * settings.chunk_clips]
+        return part.astype(object).where(part.notna(), None).to_dict("records")
+
+    def finished(index: int, result: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        nonlocal done
+        _save_chunk(work_dir, index, *result)
+        done += 1
+        if progress:
+            progress("clips", done, n_chunks)
+
     if progress:
-        progress("clips", done, len(chunks))
-    if todo:
-        if settings.workers <= 1:
-            _init_worker(entries, settings)
-            for i in todo:
-                _save_chunk(work_dir, i, *_score_chunk(str(corpus.path), chunks[i]))
-                done += 1
-                if progress:
-                    progress("clips", done, len(chunks))
-        else:
-            with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn"),
-                                     initializer=_init_worker, initargs=(entries, settings)) as pool:
-                futures = {pool.submit(_score_chunk, str(corpus.path), chunks[i]): i for i in todo}
-                for future in as_completed(futures):
-                    _save_chunk(work_dir, futures[future], *future.result())
-                    done += 1
-                    if progress:
-                        progress("clips", done, len(chunks))
-    return _assemble(work_dir, len(chunks), manifest, corpus.group_columns)
+        progress("clips", done, n_chunks)
+    if todo and settings.workers <= 1:
+        _init_worker(entries, settings)
+        for i in todo:
+            finished(i, _score_chunk(str(corpus.path), clips_of(i)))
+    elif todo:
+        with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn"),
+                                 initializer=_init_worker, initargs=(entries, settings)) as pool:
+            queue = iter(todo)
+            running: dict[Future, int] = {}
+
+            def submit_next() -> None:
+                index = next(queue, None)
+                if index is not None:
+                    running[pool.submit(_score_chunk, str(corpus.path), clips_of(index))] = index
+
+            for _ in range(IN_FLIGHT_PER_WORKER * settings.workers):  # a bounded queue, not every chunk at once
+                submit_next()
+            while running:
+                for future in wait(running, return_when=FIRST_COMPLETED).done:
+                    finished(running.pop(future), future.result())
+                    submit_next()
+    return _assemble(work_dir, n_chunks, manifest, corpus.group_columns)
 
 
 def _chunk_path(work_dir: Path, index: int) -> Path:
