@@ -3,7 +3,9 @@
 Clips are split into fixed chunks. Each worker loads every model once, reads each clip once,
 computes each distinct front end once, and scores every model. A finished chunk is written to
 ``raw/eval/chunk-NNNNN.parquet`` before the next is reported, so a crash loses at most the chunks
-in flight and a resumed evaluation skips the rest.
+in flight and a resumed evaluation skips the rest. The pool starts the longest chunks first and
+queues at most two per worker; each chunk's clip rows are built when it is queued, so memory does not
+grow with the corpus beyond the results themselves.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ def evaluate(
     elif todo:
         with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn"),
                                  initializer=_init_worker, initargs=(entries, settings)) as pool:
-            queue = iter(todo)
+            queue = iter(sorted(todo, key=lambda i: -_chunk_seconds(manifest, i, settings.chunk_clips)))
             running: dict[Future, int] = {}
 
             def submit_next() -> None:
@@ -133,6 +135,15 @@ def evaluate(
                     finished(running.pop(future), future.result())
                     submit_next()
     return _assemble(work_dir, n_chunks, manifest, corpus.group_columns)
+
+
+def _chunk_seconds(manifest: pd.DataFrame, index: int, chunk_clips: int) -> float:
+    """A chunk's audio seconds (its clip count without durations): the pool starts the longest chunks first,
+    so a chunk of long streams at the end of the manifest does not run alone after every other chunk."""
+    part = manifest.iloc[index * chunk_clips:(index + 1) * chunk_clips]
+    if "duration_s" not in part.columns:
+        return float(len(part))
+    return float(pd.to_numeric(part["duration_s"], errors="coerce").fillna(1.0).sum())
 
 
 def _chunk_path(work_dir: Path, index: int) -> Path:
