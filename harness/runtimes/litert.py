@@ -204,13 +204,10 @@ class LiteRTSession(CheckedSession):
         self.inputs = [_info(path, d) for d in inputs]
         self.outputs = [_info(path, d) for d in outputs]
         self._interpreter = interpreter
-        self._runner = _make_runner(
-            interpreter.set_tensor,
-            interpreter.invoke,
-            interpreter.get_tensor,
-            tuple(int(d["index"]) for d in inputs),
-            tuple(int(d["index"]) for d in outputs),
-        )
+        self._input_indices = tuple(int(d["index"]) for d in inputs)
+        self._output_indices = tuple(int(d["index"]) for d in outputs)
+        self._runner = _make_runner(interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor,
+                                    self._input_indices, self._output_indices)
 
     def _allocation_error(self, details: list[dict[str, Any]], exc: Exception) -> ModelError:
         dynamic = [
@@ -291,8 +288,26 @@ class LiteRTSession(CheckedSession):
                             (int(detail["index"]),), (int(output["index"]),))
 
     def reset(self) -> None:
-        """Recreate the interpreter: LiteRT's ``reset_all_variables`` leaves resource variables alone."""
-        self._build()
+        """Recreate the interpreter: LiteRT's ``reset_all_variables`` leaves resource variables alone.
+
+        A streaming model resets once per clip, so without XNNPACK (whose delegate logs to stderr) only the
+        interpreter and its runner are rebuilt: the model loaded before, so its tensors are the same.
+        """
+        if self._resolver == self._module.OpResolverType.AUTO:
+            self._build()
+            return
+        try:
+            interpreter = self._module.Interpreter(
+                model_content=self._data, experimental_op_resolver_type=self._resolver, num_threads=self._threads)
+            if self._input_shapes is not None:
+                self._resize(interpreter, interpreter.get_input_details())
+            interpreter.allocate_tensors()
+        except Exception:  # noqa: BLE001 - the full build reports the failure with LiteRT's own log
+            self._build()
+            return
+        self._interpreter = interpreter
+        self._runner = _make_runner(interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor,
+                                    self._input_indices, self._output_indices)
 
     def close(self) -> None:
         self._runner = None  # type: ignore[assignment]
