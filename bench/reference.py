@@ -10,6 +10,8 @@ harness's ``predicted`` against "the loop reported a detection" (a probability a
 cutoff for openWakeWord, ``process_streaming`` True for microWakeWord).
 
 The batched vs step-by-step figure evaluates the openWakeWord models with ``max_batch`` 64 and 1.
+Times are this process's CPU seconds (everything runs in it: ``evaluate`` with one worker scores
+in-process), which a shared machine's load disturbs far less than wall time.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ def harness_run(entry: ModelEntry, corpus: Corpus, max_batch: int = MAX_BATCH) -
     settings = EvalSettings(workers=1, options_int8=RuntimeOptions(max_batch=max_batch),
                             options_float=RuntimeOptions(xnnpack=True, max_batch=max_batch))
     with tempfile.TemporaryDirectory(prefix="bench-ref-") as work:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         predictions, _ = evaluate([entry], corpus, Path(work), settings)
-        seconds = time.perf_counter() - t0
+        seconds = time.process_time() - t0
     return seconds, dict(zip(predictions["clip_id"], predictions["predicted"].astype(bool), strict=True))
 
 
@@ -61,16 +63,16 @@ def oww_reference(entries: list[ModelEntry], clips: dict[str, np.ndarray]) -> di
     """Per model: reference seconds (shared feature loop + its head loop) and each clip's decision."""
     from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     features = OpenWakeWordFeatures.from_builtin()
     per_clip = {}
     for clip_id, audio in clips.items():
         features.reset()
         per_clip[clip_id] = [emb for chunk in _chunks(audio) for emb in features.process_streaming(chunk)]
-    feature_s = time.perf_counter() - t0
+    feature_s = time.process_time() - t0
     out = {}
     for entry in entries:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         head = OpenWakeWord.from_model(entry.artifact_path())
         decisions = {}
         for clip_id, embeddings in per_clip.items():
@@ -78,7 +80,7 @@ def oww_reference(entries: list[ModelEntry], clips: dict[str, np.ndarray]) -> di
             probs = [p for emb in embeddings for p in head.process_streaming(emb)]
             decisions[clip_id] = _fires(probs, entry)
         head.close()
-        out[entry.name] = (feature_s + time.perf_counter() - t0, decisions)
+        out[entry.name] = (feature_s + time.process_time() - t0, decisions)
     return out
 
 
@@ -86,23 +88,23 @@ def mww_reference(entries: list[ModelEntry], clips: dict[str, np.ndarray]) -> di
     """Per model: reference seconds (shared feature loop + its model loop) and each clip's decision."""
     from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     features = MicroWakeWordFeatures()
     per_clip = {}
     for clip_id, audio in clips.items():
         features.reset()
         per_clip[clip_id] = [f for chunk in _chunks(audio) for f in features.process_streaming(chunk)]
-    feature_s = time.perf_counter() - t0
+    feature_s = time.process_time() - t0
     out = {}
     for entry in entries:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         model = MicroWakeWord.from_config(entry.artifact_path().with_suffix(".json"))
         decisions = {}
         for clip_id, frames in per_clip.items():
             model.reset()
             decisions[clip_id] = any(model.process_streaming(f) for f in frames)
         model.close()
-        out[entry.name] = (feature_s + time.perf_counter() - t0, decisions)
+        out[entry.name] = (feature_s + time.process_time() - t0, decisions)
     return out
 
 
@@ -118,7 +120,7 @@ def _side_by_side(entries: list[ModelEntry], corpus: Corpus, reference: dict[str
     return {"value": min(m["speed_ratio"] for m in per_model.values()), "goal": goal,
             "decision_agreement": min(m["decision_agreement"] for m in per_model.values()),
             "per_model": per_model, "clips": len(corpus.manifest), "command": COMMAND,
-            "note": "reference loop s / harness evaluation s, one worker, same clips; value = worst model"}
+            "note": "reference loop CPU s / harness evaluation CPU s, one worker, same clips; value = worst model"}
 
 
 def reference_figures(n_clips: int = N_CLIPS) -> dict[str, dict[str, Any]]:
@@ -140,6 +142,6 @@ def reference_figures(n_clips: int = N_CLIPS) -> dict[str, dict[str, Any]]:
     figures["batched_vs_step_by_step"] = {
         "value": min(batched.values()), "goal": 2.0, "per_model": batched, "clips": len(corpus.manifest),
         "command": COMMAND, "max_batch": MAX_BATCH,
-        "note": "one-worker evaluation s with max_batch 1 / with max_batch 64 (embedding model and head batched)"}
+        "note": "one-worker evaluation CPU s with max_batch 1 / with max_batch 64 (embedding model and heads batched)"}
     return figures
 
