@@ -35,6 +35,18 @@ def evaluation() -> Figures:
     return evaluation_figures()
 
 
+def reference() -> Figures:
+    from bench.reference import reference_figures
+
+    return reference_figures()
+
+
+def memory() -> Figures:
+    from bench.memory import memory_figures
+
+    return memory_figures()
+
+
 def power() -> Figures:
     from bench.power import power_figures
 
@@ -69,9 +81,8 @@ def demo() -> Figures:
 
 
 GROUPS: dict[str, Callable[[], Figures]] = {
-    "overhead": overhead, "evaluation": evaluation, "serial": serial, "power": power, "demo": demo,
-    "stream": stream,
-    "dask": dask,
+    "overhead": overhead, "evaluation": evaluation, "reference": reference, "memory": memory, "serial": serial,
+    "power": power, "demo": demo, "stream": stream, "dask": dask,
 }
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from harness.analysis.profile import ModelProfile, OpCost
@@ -35,7 +36,16 @@ def analyze(path: Path) -> ModelProfile:
         )
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
-    if suffix == ".tflite":
+    stat = path.stat()
+    return _analyze_file(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _analyze_file(path: Path, size: int, mtime_ns: int) -> ModelProfile:
+    """``analyze`` once per file version: a run deploys the same model on every target, and parsing a
+    .tflite file into flatbuffer objects takes a large part of a second for the openWakeWord stages.
+    The profile is frozen, so sharing it is safe; size and mtime make an edited file a new entry."""
+    if path.suffix.lower() == ".tflite":
         from harness.analysis.tflite import analyze_tflite
 
         return analyze_tflite(path)

@@ -10,6 +10,7 @@ integrated from, so a run is reproducible from its seed.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -174,17 +175,22 @@ def _timed_loop(sessions: list[Session], inputs: list[list[np.ndarray]], runs: i
     return out / 1e9
 
 
+@lru_cache(maxsize=64)
+def _tflm_arena(path: Path, size: int, mtime_ns: int) -> int | None:
+    """TFLite Micro's arena for one file version, once per process (a run deploys a model on every target)."""
+    session = get_runtime("tflm").load(path, RuntimeOptions())
+    try:
+        return session.arena_bytes()
+    finally:
+        session.close()
+
+
 def _arena(paths: list[Path], profile: ModelProfile, fmt: str) -> tuple[int | None, str]:
     """Tensor arena from TFLite Micro (summed over stages, each its own interpreter), else the static estimate."""
     if fmt != "tflite":
         return profile.peak_activation_bytes, "static-estimate"
     try:
-        tflm = get_runtime("tflm")
-        sizes = []
-        for p in paths:
-            session = tflm.load(p, RuntimeOptions())
-            sizes.append(session.arena_bytes())
-            session.close()
+        sizes = [_tflm_arena(p, p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
         if all(s is not None for s in sizes):
             return sum(s for s in sizes if s is not None), "tflm"
     except ModelError:

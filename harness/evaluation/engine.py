@@ -3,13 +3,15 @@
 Clips are split into fixed chunks. Each worker loads every model once, reads each clip once,
 computes each distinct front end once, and scores every model. A finished chunk is written to
 ``raw/eval/chunk-NNNNN.parquet`` before the next is reported, so a crash loses at most the chunks
-in flight and a resumed evaluation skips the rest.
+in flight and a resumed evaluation skips the rest. The pool starts the longest chunks first and
+queues at most two per worker; each chunk's clip rows are built when it is queued, so memory does not
+grow with the corpus beyond the results themselves.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -28,6 +30,8 @@ from harness.rundir import contract
 from harness.runtimes import RuntimeOptions
 
 CHUNK_CLIPS = 24
+IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker process
+MAX_BATCH = 64  # rows per invoke for frame-independent models and front ends (RuntimeOptions.max_batch)
 PREDICTION_BASE = ("model", "clip_id", "path", "label", "speaker")
 
 
@@ -35,8 +39,8 @@ PREDICTION_BASE = ("model", "clip_id", "path", "label", "speaker")
 class EvalSettings:
     workers: int = 1
     chunk_clips: int = CHUNK_CLIPS
-    options_int8: RuntimeOptions = RuntimeOptions()
-    options_float: RuntimeOptions = RuntimeOptions(xnnpack=True)
+    options_int8: RuntimeOptions = RuntimeOptions(max_batch=MAX_BATCH)
+    options_float: RuntimeOptions = RuntimeOptions(xnnpack=True, max_batch=MAX_BATCH)
     scheduler: str | None = None  # a Dask scheduler address: chunks become shards on its workers (sharded.py)
 
     def options_for(self, entry: ModelEntry) -> RuntimeOptions:
@@ -102,36 +106,60 @@ def evaluate(
     """Return (predictions, per-step scores); chunk files in ``work_dir`` make it resumable."""
     work_dir.mkdir(parents=True, exist_ok=True)
     manifest = corpus.manifest.reset_index(drop=True)
-    records = manifest.astype(object).where(manifest.notna(), None).to_dict("records")
-    chunks = [records[i:i + settings.chunk_clips] for i in range(0, len(records), settings.chunk_clips)]
-    todo = [i for i in range(len(chunks)) if not _chunk_path(work_dir, i).is_file()]
-    done = len(chunks) - len(todo)
+    n_chunks = -(-len(manifest) // settings.chunk_clips)
+    todo = [i for i in range(n_chunks) if not _chunk_path(work_dir, i).is_file()]
+    done = n_chunks - len(todo)
+
+    def clips_of(index: int) -> list[dict[str, Any]]:  # built per chunk, so no whole-corpus list of rows exists
+        part = manifest.iloc[index * settings.chunk_clips:(index + 1) * settings.chunk_clips]
+        return part.astype(object).where(part.notna(), None).to_dict("records")
+
+    def finished(index: int, result: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        nonlocal done
+        _save_chunk(work_dir, index, *result)
+        done += 1
+        if progress:
+            progress("clips", done, n_chunks)
+
     if progress:
-        progress("clips", done, len(chunks))
+        progress("clips", done, n_chunks)
     if todo and settings.scheduler:
         from harness.evaluation.sharded import score_on_cluster
 
-        score_on_cluster(settings.scheduler, entries, settings, corpus.path, {i: chunks[i] for i in todo},
+        score_on_cluster(settings.scheduler, entries, settings, corpus.path, {i: clips_of(i) for i in todo},
                          lambda i, rows, steps: _save_chunk(work_dir, i, rows, steps),
-                         work_dir / Path(contract.EVAL_SHARDS).name, len(chunks), progress)
+                         work_dir / Path(contract.EVAL_SHARDS).name, n_chunks, progress)
+    elif todo and settings.workers <= 1:
+        _init_worker(entries, settings)
+        for i in todo:
+            finished(i, _score_chunk(str(corpus.path), clips_of(i)))
     elif todo:
-        if settings.workers <= 1:
-            _init_worker(entries, settings)
-            for i in todo:
-                _save_chunk(work_dir, i, *_score_chunk(str(corpus.path), chunks[i]))
-                done += 1
-                if progress:
-                    progress("clips", done, len(chunks))
-        else:
-            with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn"),
-                                     initializer=_init_worker, initargs=(entries, settings)) as pool:
-                futures = {pool.submit(_score_chunk, str(corpus.path), chunks[i]): i for i in todo}
-                for future in as_completed(futures):
-                    _save_chunk(work_dir, futures[future], *future.result())
-                    done += 1
-                    if progress:
-                        progress("clips", done, len(chunks))
-    return _assemble(work_dir, len(chunks), manifest, corpus.group_columns)
+        with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn"),
+                                 initializer=_init_worker, initargs=(entries, settings)) as pool:
+            queue = iter(sorted(todo, key=lambda i: -_chunk_seconds(manifest, i, settings.chunk_clips)))
+            running: dict[Future, int] = {}
+
+            def submit_next() -> None:
+                index = next(queue, None)
+                if index is not None:
+                    running[pool.submit(_score_chunk, str(corpus.path), clips_of(index))] = index
+
+            for _ in range(IN_FLIGHT_PER_WORKER * settings.workers):  # a bounded queue, not every chunk at once
+                submit_next()
+            while running:
+                for future in wait(running, return_when=FIRST_COMPLETED).done:
+                    finished(running.pop(future), future.result())
+                    submit_next()
+    return _assemble(work_dir, n_chunks, manifest, corpus.group_columns)
+
+
+def _chunk_seconds(manifest: pd.DataFrame, index: int, chunk_clips: int) -> float:
+    """A chunk's audio seconds (its clip count without durations): the pool starts the longest chunks first,
+    so a chunk of long streams at the end of the manifest does not run alone after every other chunk."""
+    part = manifest.iloc[index * chunk_clips:(index + 1) * chunk_clips]
+    if "duration_s" not in part.columns:
+        return float(len(part))
+    return float(pd.to_numeric(part["duration_s"], errors="coerce").fillna(1.0).sum())
 
 
 def _chunk_path(work_dir: Path, index: int) -> Path:

@@ -93,11 +93,16 @@ class WakeWordScorer(Scorer):
         steps = self.frontend.model_inputs(features, self.input)
         if self.entry.streaming:
             self.session.reset()
-        run = self.session.run
-        out = np.empty(len(steps), dtype=np.float32)
-        for i, x in enumerate(steps):
-            out[i] = run([x])[0].reshape(-1)[0]
-        return dequantize(out, self.output) if self.output.quantized else out
+            run = self.session.run
+            out = np.empty(len(steps), dtype=self.output.dtype)
+            for i, x in enumerate(steps):
+                out[i] = run([x])[0].reshape(-1)[0]
+        elif len(steps):  # frame-independent: every step in batches, the same outputs (runtimes/base.py)
+            rows = steps.reshape(len(steps), *self.input.shape[1:])
+            out = self.session.run_rows(rows).reshape(len(steps), -1)[:, 0]
+        else:
+            out = np.empty(0, dtype=self.output.dtype)
+        return dequantize(out, self.output) if self.output.quantized else out.astype(np.float32, copy=False)
 
     def score(self, features: np.ndarray, clip: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
         probs = self.probabilities(features)

@@ -10,7 +10,9 @@ multiple of 1280 the windows start at multiples of 1280 clip samples; other pref
 The melspectrogram model floors every frame at 80 dB below the loudest frame of its 1760-sample input,
 so a mel frame depends on the window it was computed in: the windowing above must be reproduced
 exactly (one whole-clip call would give different mels), and an embedding sees clip audio as soon as
-its last window does.
+its last window does. The floor is taken over the whole input tensor, batch included, so windows
+cannot share an invoke: the melspectrogram model runs one window at a time, while the embedding
+model (whose rows do not interact) runs all of a clip's windows in batches.
 """
 
 from __future__ import annotations
@@ -33,19 +35,23 @@ DEFAULT_PREFILL = 8 * SAMPLE_RATE
 _WINDOWS_PER_EMB = (EMB_FRAMES - 1) // MELS_PER_WINDOW + 1
 
 
-def _run_each(session: Session, batch: np.ndarray, out_size: int, what: str) -> np.ndarray:
-    """Run ``session`` once per row of ``batch``; identical rows (e.g. silence) run once."""
-    out = np.empty((len(batch), out_size), dtype=np.float32)
-    done: dict[bytes, np.ndarray] = {}
+def _run_rows(session: Session, batch: np.ndarray, out_size: int, what: str, *, batched: bool) -> np.ndarray:
+    """The model's output for every row of ``batch``, each distinct row run once (the silent prefill repeats
+    one row); in batches when ``batched``, which only a model whose rows do not interact may be."""
+    index_of: dict[bytes, int] = {}
+    firsts: list[int] = []
+    where = np.empty(len(batch), dtype=np.intp)
     for i, row in enumerate(batch):
         key = row.tobytes()
-        if key not in done:
-            y = session.run([np.ascontiguousarray(row[None])])[0]
-            if y.size != out_size:
-                raise ModelError(f"{what} model returned {y.shape}, expected {out_size} values")
-            done[key] = y.reshape(-1)
-        out[i] = done[key]
-    return out
+        if key not in index_of:
+            index_of[key] = len(firsts)
+            firsts.append(i)
+        where[i] = index_of[key]
+    distinct = np.ascontiguousarray(batch[firsts])
+    y = session.run_rows(distinct) if batched else session.run_each(distinct)
+    if y.size != len(distinct) * out_size:
+        raise ModelError(f"{what} model returned {y.shape[1:]}, expected {out_size} values per window")
+    return y.reshape(len(distinct), out_size).astype(np.float32, copy=False)[where]
 
 
 def mels(audio: np.ndarray, mel_session: Session, *, prefill_samples: int = DEFAULT_PREFILL) -> np.ndarray:
@@ -60,7 +66,7 @@ def mels(audio: np.ndarray, mel_session: Session, *, prefill_samples: int = DEFA
     if len(signal) < WINDOW_SAMPLES:
         return np.empty((0, N_MELS), dtype=np.float32)
     windows = sliding_window_view(signal, WINDOW_SAMPLES)[::HOP_SAMPLES]
-    out = _run_each(mel_session, windows, MELS_PER_WINDOW * N_MELS, "melspectrogram")
+    out = _run_rows(mel_session, windows, MELS_PER_WINDOW * N_MELS, "melspectrogram", batched=False)
     return out.reshape(-1, N_MELS) / 10 + 2
 
 
@@ -81,7 +87,7 @@ def embeddings(
     if len(frames) < EMB_FRAMES:
         return np.empty((0, EMB_DIM), dtype=np.float32)
     blocks = sliding_window_view(frames, (EMB_FRAMES, N_MELS))[::EMB_HOP, 0, :, :, None]
-    return _run_each(emb_session, blocks, EMB_DIM, "embedding")
+    return _run_rows(emb_session, blocks, EMB_DIM, "embedding", batched=True)
 
 
 def prefill_embeddings(prefill_samples: int = DEFAULT_PREFILL) -> int:

@@ -32,13 +32,15 @@ class RuntimeOptions:
 
     ``xnnpack`` enables LiteRT's default delegate (fastest). ``reference_kernels`` runs LiteRT's
     reference kernels, bit-exact with TFLite Micro (the default optimised int8 kernels may round
-    1 LSB differently). ``arena_bytes`` sizes the TFLite Micro tensor arena.
+    1 LSB differently). ``arena_bytes`` sizes the TFLite Micro tensor arena. ``max_batch`` is how
+    many rows ``Session.run_rows`` may give a stateless model in one invoke (1: one row per invoke).
     """
 
     xnnpack: bool = False
     reference_kernels: bool = False
     threads: int = 1
     arena_bytes: int | None = None
+    max_batch: int = 1
 
 
 class Session(ABC):
@@ -63,12 +65,42 @@ class Session(ABC):
     def reset(self) -> None:
         """Clear streaming state so the next run starts as on a fresh device."""
 
+    def run_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Outputs ``[N, ...]`` of a stateless one-input, one-output model for every row of ``rows``.
+
+        ``rows`` is ``[N, *input_shape[1:]]``. Runtimes that can batch override this to invoke up to
+        ``RuntimeOptions.max_batch`` rows at once; this default invokes once per row.
+        """
+        return self.run_each(rows)
+
+    def run_each(self, rows: np.ndarray) -> np.ndarray:
+        """``run_rows`` one invoke per row: the step-by-step path batching is checked against."""
+        if not len(rows):
+            return np.empty((0, *(max(0, d) for d in self.outputs[0].shape[1:])), dtype=self.outputs[0].dtype)
+        run = self.run
+        return np.concatenate([run([rows[i:i + 1]])[0] for i in range(len(rows))])  # runtimes return copies
+
     def arena_bytes(self) -> int | None:
         """Tensor arena actually used, where the runtime can tell (TFLite Micro)."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release native resources."""
+
+
+BATCH_FLOAT_TOLERANCE = 1e-5
+"""A batched float output may differ from the step-by-step one by this much, relative to the largest
+step-by-step magnitude (at least 1); integer outputs must be identical."""
+
+
+def same_outputs(batched: np.ndarray, stepwise: np.ndarray) -> bool:
+    """Whether a batched run gave the step-by-step outputs (bit-exact for integers, within tolerance for floats)."""
+    if batched.shape != stepwise.shape or batched.dtype != stepwise.dtype:
+        return False
+    if stepwise.dtype.kind != "f":
+        return bool(np.array_equal(batched, stepwise))
+    scale = max(1.0, float(np.abs(stepwise).max(initial=0.0)))
+    return bool(np.all(np.abs(batched.astype(np.float64) - stepwise) <= BATCH_FLOAT_TOLERANCE * scale))
 
 
 class Runtime(ABC):

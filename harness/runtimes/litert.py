@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import ConfigError, ModelError
-from harness.runtimes.base import Runtime, RuntimeOptions, TensorInfo, register_runtime
+from harness.runtimes.base import Runtime, RuntimeOptions, TensorInfo, register_runtime, same_outputs
 from harness.runtimes.checks import (
     CheckedSession,
     captured_native_output,
@@ -163,6 +163,7 @@ class LiteRTSession(CheckedSession):
         resolver: Any,
         threads: int,
         input_shapes: Sequence[Sequence[int]] | None,
+        max_batch: int = 1,
     ) -> None:
         self.model_path = path
         self._data = data
@@ -170,6 +171,8 @@ class LiteRTSession(CheckedSession):
         self._resolver = resolver
         self._threads = threads
         self._input_shapes = [tuple(int(d) for d in s) for s in input_shapes] if input_shapes else None
+        self._max_batch = max_batch
+        self._batched: dict[int, Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None] = {}
         self._build()
 
     def _build(self) -> None:
@@ -201,13 +204,10 @@ class LiteRTSession(CheckedSession):
         self.inputs = [_info(path, d) for d in inputs]
         self.outputs = [_info(path, d) for d in outputs]
         self._interpreter = interpreter
-        self._runner = _make_runner(
-            interpreter.set_tensor,
-            interpreter.invoke,
-            interpreter.get_tensor,
-            tuple(int(d["index"]) for d in inputs),
-            tuple(int(d["index"]) for d in outputs),
-        )
+        self._input_indices = tuple(int(d["index"]) for d in inputs)
+        self._output_indices = tuple(int(d["index"]) for d in outputs)
+        self._runner = _make_runner(interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor,
+                                    self._input_indices, self._output_indices)
 
     def _allocation_error(self, details: list[dict[str, Any]], exc: Exception) -> ModelError:
         dynamic = [
@@ -239,9 +239,75 @@ class LiteRTSession(CheckedSession):
                     f"to {format_shape(shape)}; its signature is {signature} (only -1 dimensions can change)"
                 ) from exc
 
+    def run_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Invoke batches of up to ``max_batch`` rows, each size a power of two (so no row is padding and
+        at most log2(max_batch) + 1 interpreters exist). The first batch of each size is compared with
+        the step-by-step path; a model that cannot batch, or batches differently, runs row by row."""
+        if self._max_batch <= 1 or len(self.inputs) != 1 or len(self.outputs) != 1 or len(rows) <= 1:
+            return self.run_each(rows)
+        out = np.empty((len(rows), *self.outputs[0].shape[1:]), dtype=self.outputs[0].dtype)
+        start = 0
+        while start < len(rows):
+            size = min(self._max_batch, 1 << ((len(rows) - start).bit_length() - 1))
+            part = rows[start:start + size]
+            if size == 1:
+                out[start:start + 1] = self.run_each(part)
+            elif size not in self._batched:
+                out[start:start + size] = self._first_batch(part)
+            elif (runner := self._batched[size]) is None:
+                out[start:start + size] = self.run_each(part)
+            else:
+                out[start:start + size] = runner([part])[0].reshape(size, *out.shape[1:])
+            start += size
+        return out
+
+    def _first_batch(self, rows: np.ndarray) -> np.ndarray:
+        """Build the interpreter for ``len(rows)`` rows and keep it only if it gives the step-by-step outputs."""
+        expected = self.run_each(rows)
+        runner = self._batch_runner(len(rows))
+        if runner is not None:
+            batched = runner([np.ascontiguousarray(rows)])[0]
+            if batched.size != expected.size or not same_outputs(batched.reshape(expected.shape), expected):
+                runner = None
+        self._batched[len(rows)] = runner
+        return expected
+
+    def _batch_runner(self, size: int) -> Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None:
+        """A runner on its own interpreter whose input 0 is resized to ``size`` rows, or None if LiteRT refuses."""
+        with captured_native_output():
+            try:
+                interpreter = self._module.Interpreter(
+                    model_content=self._data, experimental_op_resolver_type=self._resolver, num_threads=self._threads)
+                detail = interpreter.get_input_details()[0]
+                interpreter.resize_tensor_input(detail["index"], [size, *self.inputs[0].shape[1:]], strict=False)
+                interpreter.allocate_tensors()
+            except Exception:  # a model with a fixed batch somewhere inside (e.g. a reshape to [1, ...])
+                return None
+        output = interpreter.get_output_details()[0]
+        return _make_runner(interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor,
+                            (int(detail["index"]),), (int(output["index"]),))
+
     def reset(self) -> None:
-        """Recreate the interpreter: LiteRT's ``reset_all_variables`` leaves resource variables alone."""
-        self._build()
+        """Recreate the interpreter: LiteRT's ``reset_all_variables`` leaves resource variables alone.
+
+        A streaming model resets once per clip, so without XNNPACK (whose delegate logs to stderr) only the
+        interpreter and its runner are rebuilt: the model loaded before, so its tensors are the same.
+        """
+        if self._resolver == self._module.OpResolverType.AUTO:
+            self._build()
+            return
+        try:
+            interpreter = self._module.Interpreter(
+                model_content=self._data, experimental_op_resolver_type=self._resolver, num_threads=self._threads)
+            if self._input_shapes is not None:
+                self._resize(interpreter, interpreter.get_input_details())
+            interpreter.allocate_tensors()
+        except Exception:  # noqa: BLE001 - the full build reports the failure with LiteRT's own log
+            self._build()
+            return
+        self._interpreter = interpreter
+        self._runner = _make_runner(interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor,
+                                    self._input_indices, self._output_indices)
 
     def close(self) -> None:
         self._runner = None  # type: ignore[assignment]
@@ -283,4 +349,4 @@ class LiteRTRuntime(Runtime):
         data = read_model(path)
         require_tflite(path, data)
         resolver = op_resolver(module, options.xnnpack, options.reference_kernels)
-        return LiteRTSession(path, data, module, resolver, options.threads, input_shapes)
+        return LiteRTSession(path, data, module, resolver, options.threads, input_shapes, options.max_batch)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import ConfigError, ModelError
-from harness.runtimes.base import Runtime, RuntimeOptions, TensorInfo, register_runtime
+from harness.runtimes.base import Runtime, RuntimeOptions, TensorInfo, register_runtime, same_outputs
 from harness.runtimes.checks import CheckedSession, format_shape
 
 ONNX_DTYPES: dict[str, np.dtype] = {
@@ -67,11 +67,16 @@ class ONNXSession(CheckedSession):
 
     runtime_name = "onnxruntime"
 
-    def __init__(self, path: Path, session: Any, input_shapes: Sequence[Sequence[int]] | None) -> None:
+    def __init__(self, path: Path, session: Any, input_shapes: Sequence[Sequence[int]] | None,
+                 max_batch: int = 1) -> None:
         self.model_path = path
         self._session = session
         node_inputs = session.get_inputs()
         node_outputs = session.get_outputs()
+        # None: not yet compared with the step-by-step path; False: runs row by row.
+        self._batching: bool | None = (None if max_batch > 1 and len(node_inputs) == len(node_outputs) == 1
+                                       and _shape(node_inputs[0].shape)[:1] == (-1,) else False)
+        self._max_batch = max_batch
         self.inputs = [_info(path, node) for node in node_inputs]
         self.outputs = [_info(path, node) for node in node_outputs]
         if input_shapes is not None:
@@ -86,6 +91,26 @@ class ONNXSession(CheckedSession):
             return self._run(self._output_names, dict(zip(self._input_names, inputs, strict=False)))
         except Exception as exc:  # onnxruntime's own Exception subclasses (InvalidArgument, Fail, ...)
             raise self._run_error(inputs, exc) from exc
+
+    def run_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Up to ``max_batch`` rows per run when the graph's batch dimension is dynamic; the first batch is
+        compared with the step-by-step path, and a graph that batches differently runs row by row."""
+        if self._batching is False or len(rows) <= 1:
+            return self.run_each(rows)
+        parts = []
+        for start in range(0, len(rows), self._max_batch):
+            part = rows[start:start + self._max_batch]
+            if self._batching is None:
+                expected = self.run_each(part)
+                batched = self.run([part])[0]
+                self._batching = batched.size == expected.size and same_outputs(batched.reshape(expected.shape),
+                                                                                expected)
+                parts.append(expected)
+            elif self._batching:
+                parts.append(self.run([part])[0])
+            else:
+                parts.append(self.run_each(part))
+        return np.concatenate(parts)
 
     def reset(self) -> None:
         """No-op: ONNX Runtime keeps no state between runs (streaming ONNX graphs pass state as I/O)."""
@@ -136,4 +161,4 @@ class ONNXRuntime(Runtime):
         except Exception as exc:  # InvalidProtobuf, Fail, NotImplemented, ...
             raise ModelError(f"{path}: ONNX Runtime cannot load the model: {exc}",
                              hint="is this an ONNX model file?") from exc
-        return ONNXSession(path, session, input_shapes)
+        return ONNXSession(path, session, input_shapes, options.max_batch)
