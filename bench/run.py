@@ -72,12 +72,19 @@ def dask() -> Figures:
 
 
 def demo() -> Figures:
+    """Wall time of each plan ``make demo`` runs, and of both (the corpora cached by an earlier run)."""
     harness = Path(sys.executable).with_name("harness")
-    t0 = time.perf_counter()
-    subprocess.run([str(harness), "run", "--plan", "plans/demo.yaml"], cwd=project_root(), check=True,
-                   stdout=subprocess.DEVNULL)
-    return {"demo_wall_s": {"value": round(time.perf_counter() - t0, 2), "unit": "s",
-                            "command": "harness run --plan plans/demo.yaml"}}
+    figures: Figures = {}
+    total = 0.0
+    for name, plan in (("demo_wall_s", "plans/demo.yaml"), ("demo_kws12_wall_s", "plans/demo-kws12.yaml")):
+        t0 = time.perf_counter()
+        subprocess.run([str(harness), "run", "--plan", plan], cwd=project_root(), check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - t0
+        total += seconds
+        figures[name] = {"value": round(seconds, 2), "unit": "s", "command": f"harness run --plan {plan}"}
+    figures["make_demo_wall_s"] = {"value": round(total, 2), "unit": "s", "command": "make demo (both plans)"}
+    return figures
 
 
 GROUPS: dict[str, Callable[[], Figures]] = {
