@@ -81,16 +81,10 @@ def command(target_name: str, model_name: str, listen: str, mode: str, io_manage
     server = SimDutServer(firmware, listen=listen, faults=plan, baud=baud, io_manager=io_manager).start()
     click.echo(f"dut: {server.url}")
     click.echo(f"wiring: {server.wiring_url}")
-    done = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
     try:
-        while not done.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        _wait_for_stop()
     finally:
         server.stop()
-        signal.signal(signal.SIGTERM, previous)
         click.echo(f"sim-dut stopped; faults injected: {len(server.fault_log.events())}", err=True)
 
 
