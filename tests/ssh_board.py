@@ -82,6 +82,8 @@ class BoardServer:
             for child in self._children:
                 kill_group(child)
                 await asyncio.wait_for(child.wait(), 10)
+                if child.stdin is not None:
+                    child.stdin.close()  # a command dropped before its input was fed still holds the pipe
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
@@ -113,22 +115,25 @@ class BoardServer:
         return self.drop_after_lines is not None and self.drop_on is not None and self.drop_on in command \
             and lines >= self.drop_after_lines
 
-    async def _drop(self, process: asyncssh.SSHServerProcess) -> None:
+    def _drop(self, process: asyncssh.SSHServerProcess) -> None:
         """Abort the connection; on a reboot, refuse connections for ``reboot_s`` then listen again."""
         process.channel.get_connection().abort()
         if self.reboot_s is None:
             return
         self.reboots += 1
         self._server.close()
+        asyncio.ensure_future(self._restart())
+
+    async def _restart(self) -> None:
         await self._server.wait_closed()
-        await asyncio.sleep(self.reboot_s)
+        await asyncio.sleep(self.reboot_s or 0.0)
         self._server = await self._start()
 
     async def _handle(self, process: asyncssh.SSHServerProcess) -> None:
         command = process.command or ""
         self.commands.append(command)
         if self._drops(command, 0):
-            asyncio.ensure_future(self._drop(process))
+            self._drop(process)
             return
         env = {**os.environ, "HOME": str(self.home), **self.env,
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -166,7 +171,7 @@ class BoardServer:
             sink.write(line)
             lines += 1
             if command and self._drops(command, lines):
+                self._drop(process)
                 kill_group(child)
-                asyncio.ensure_future(self._drop(process))
                 return True
         return False
