@@ -26,9 +26,9 @@ from harness.devices.benchmark_model.tool import (
 from harness.devices.ssh.address import SshAddress
 from harness.devices.ssh.session import MISSING_COMMAND, SshSession
 
-BUILD_HINT = ("use LiteRT's benchmark_model built for the board's architecture (`uname -m` on the board): the "
-              "prebuilt linux_aarch64 / linux_arm binaries, or bazel build -c opt --config=elinux_aarch64 "
-              "//tflite/tools/benchmark:benchmark_model")
+BUILD_HINT = ("benchmark_model was built for another architecture: build it for the board's (`uname -m` on the "
+              "board) with bazel build -c opt --config=elinux_aarch64 (64-bit Arm) or --config=elinux_armhf (32-bit "
+              "Arm) //tflite/tools/benchmark:benchmark_model, and point ?benchmark_model= at it")
 
 
 def binary_path(address: SshAddress, where: str) -> Path | None:
