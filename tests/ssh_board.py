@@ -82,8 +82,7 @@ class BoardServer:
             for child in self._children:
                 kill_group(child)
                 await asyncio.wait_for(child.wait(), 10)
-                if child.stdin is not None:
-                    child.stdin.close()  # a command dropped before its input was fed still holds the pipe
+                child._transport.close()  # type: ignore[attr-defined]  # a dropped command's pipes may still be open
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
