@@ -3,7 +3,10 @@
 The "board" is this machine: the board runner runs in this Python with the real LiteRT, in a home
 folder under tmp_path that SFTP is rooted at. Host and client keys and a known_hosts file are made
 fresh in tmp_path. Faults are made at the transport: a full disk (SFTP writes fail with ENOSPC as a
-full filesystem's would) and a connection dropped after some output lines.
+full filesystem's would), a connection dropped after some output lines of a command (``drop_on`` names
+it by a part of its text; 0 lines drops it as it starts), and a reboot: the drop, then connections
+refused for ``reboot_s`` seconds until sshd listens again on the same port. Tests may change the fault
+fields between commands (a fault cleared before ``--resume``).
 """
 
 from __future__ import annotations
@@ -41,13 +44,17 @@ class BoardServer:
     """Start with ``with BoardServer(tmp_path) as board:``; ``board.url()`` is the link to it."""
 
     def __init__(self, root: Path, *, env: dict[str, str] | None = None, disk_full: bool = False,
-                 drop_after_lines: int | None = None) -> None:
+                 drop_after_lines: int | None = None, drop_on: str | None = " bench ",
+                 reboot_s: float | None = None) -> None:
         self.root = root
         self.home = root / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.env = env or {}
         self.disk_full = disk_full
         self.drop_after_lines = drop_after_lines
+        self.drop_on = drop_on
+        self.reboot_s = reboot_s
+        self.reboots = 0
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
         self.client_key_path = root / "id_ed25519"
         client_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -75,6 +82,7 @@ class BoardServer:
             for child in self._children:
                 kill_group(child)
                 await asyncio.wait_for(child.wait(), 10)
+                child._transport.close()  # type: ignore[attr-defined]  # a dropped command's pipes may still be open
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
@@ -98,13 +106,34 @@ class BoardServer:
         sftp = FullDiskSftp if self.disk_full else asyncssh.SFTPServer
         home = str(self.home).encode()
         return await asyncssh.create_server(
-            asyncssh.SSHServer, "127.0.0.1", 0, server_host_keys=[self.host_key],
+            asyncssh.SSHServer, "127.0.0.1", self.port, server_host_keys=[self.host_key],
             authorized_client_keys=str(self.authorized_keys), process_factory=self._handle,
             sftp_factory=lambda chan: sftp(chan, chroot=home), encoding=None)
+
+    def _drops(self, command: str, lines: int) -> bool:
+        return self.drop_after_lines is not None and self.drop_on is not None and self.drop_on in command \
+            and lines >= self.drop_after_lines
+
+    def _drop(self, process: asyncssh.SSHServerProcess) -> None:
+        """Abort the connection; on a reboot, refuse connections for ``reboot_s`` then listen again."""
+        process.channel.get_connection().abort()
+        if self.reboot_s is None:
+            return
+        self.reboots += 1
+        self._server.close()
+        asyncio.ensure_future(self._restart())
+
+    async def _restart(self) -> None:
+        await self._server.wait_closed()
+        await asyncio.sleep(self.reboot_s or 0.0)
+        self._server = await self._start()
 
     async def _handle(self, process: asyncssh.SSHServerProcess) -> None:
         command = process.command or ""
         self.commands.append(command)
+        if self._drops(command, 0):
+            self._drop(process)
+            return
         env = {**os.environ, "HOME": str(self.home), **self.env,
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         child = await asyncio.create_subprocess_shell(command, cwd=self.home, env=env, stdin=asyncio.subprocess.PIPE,
@@ -140,9 +169,8 @@ class BoardServer:
         while line := await source.readline():
             sink.write(line)
             lines += 1
-            if command and " bench " in command and self.drop_after_lines is not None \
-                    and lines >= self.drop_after_lines:
-                process.channel.get_connection().abort()
+            if command and self._drops(command, lines):
+                self._drop(process)
                 kill_group(child)
                 return True
         return False

@@ -28,10 +28,18 @@ from harness.core.progress import Progress
 from harness.core.transcript import Transcript
 from harness.devices.adb import power
 from harness.devices.adb.address import AdbAddress
-from harness.devices.adb.benchmark_output import BenchmarkOutput, parse_benchmark_output
 from harness.devices.adb.facts import SEVERE, battery_state, device_facts, parse_getprop, thermal_name, thermal_status
-from harness.devices.adb.session import AdbSession, ShellResult
+from harness.devices.adb.session import AdbSession
 from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
+from harness.devices.benchmark_model.output import BenchmarkOutput, parse_benchmark_output
+from harness.devices.benchmark_model.tool import (
+    BINARY,
+    ShellResult,
+    flags,
+    loop_record,
+    loop_row_fields,
+    single_run_latencies,
+)
 from harness.devices.capabilities import Capability, EnergyMeter, Inference, LatencyMeter
 from harness.power.rails.android import BatterySample
 from harness.registry.models import ModelEntry
@@ -41,7 +49,6 @@ from harness.rundir.directory import RunDirectory
 from harness.runtimes import RuntimeOptions, TensorInfo, get_runtime
 from harness.runtimes.inputs import ModelInput
 
-BINARY = "benchmark_model"
 INPUT_FILE = "input.bin"
 OUTPUT_FILE = "output.bin"
 TEMPERATURE_RISE_C = 2.0
@@ -145,15 +152,8 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
     # ---- benchmark_model ------------------------------------------------------------------------------------
 
     def _flags(self, runs: int, warmup: int, min_secs: float = 0.0) -> list[str]:
-        d = self.delegate
-        flags = [f"--graph={self.address.remote(self._model_file)}", f"--num_threads={self.options.threads}",
-                 f"--num_runs={runs}", f"--warmup_runs={warmup}", f"--min_secs={min_secs:g}", "--warmup_min_secs=0",
-                 f"--use_xnnpack={'true' if d == 'xnnpack' else 'false'}"]
-        if d == "gpu":
-            flags.append("--use_gpu=true")
-        if d == "nnapi":
-            flags.append("--use_nnapi=true")
-        return flags
+        return flags(self.address.remote(self._model_file), self.options.threads, runs, warmup, self.delegate,
+                     min_secs)
 
     def _command(self, flags: list[str]) -> str:
         return " ".join([self.address.remote(BINARY), *flags])
@@ -200,16 +200,8 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
         assert self.session is not None and self.deployment is not None
         before = self._thermal()
         self._check_thermal(before, "before the measurement")
-        latencies = np.empty(runs)
-        every = max(1, runs // 20)
-        for i in range(runs):
-            single = self._benchmark(f"timed inference {i + 1} of {runs}", 1, warmup)
-            if single.inference.count != 1:
-                raise MeasurementError(f"{self.where}: benchmark_model timed {single.inference.count} runs, 1 was "
-                                       "asked", log_path=self.log_path)
-            latencies[i] = single.inference.avg_us / 1e6
-            if self.progress and (i + 1) % every == 0:
-                self.progress("timed inferences", i + 1, runs)
+        latencies = single_run_latencies(lambda step: self._benchmark(step, 1, warmup), runs, self.where,
+                                         self.log_path, self.progress)
         phone_energy = None
         if energy:
             loop, phone_energy = self._energy_loop(runs, warmup)
@@ -222,7 +214,7 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
             print(f"warning: {self.where}: {warning}", file=sys.stderr)
             self.session.transcript.note(f"warning: {warning}")
         details = self.deployment.details
-        details.update(phone_before=before, phone_after=after, warnings=warnings, loop=_loop_record(loop))
+        details.update(phone_before=before, phone_after=after, warnings=warnings, loop=loop_record(loop))
         phone = details["phone"]
         row = {"link": self.target.link.url, "dut_name": details["dut_name"], "delegate": self.delegate,
                "phone_serial": details["serial"], "phone_soc": phone["soc"] or phone["board_platform"],
@@ -231,13 +223,13 @@ class AdbDevice(Device, LatencyMeter, EnergyMeter, Inference):
                "thermal_before": before["thermal"], "thermal_after": after["thermal"],
                "battery_temperature_c_before": before["battery_temperature_c"],
                "battery_temperature_c_after": after["battery_temperature_c"], "phone_warnings": "; ".join(warnings),
-               **{f"loop_{k}": v for k, v in _loop_record(loop).items() if k != "memory_kind"}}
+               **loop_row_fields(loop)}
         if phone_energy is not None:
             row.update(phone_energy.row_fields(), energy_basis="net of idle: (active - idle) x loop time per inference")
         return Measurement(device_latency_s=latencies, host_latency_s=None,
                            energy=phone_energy.measurement if phone_energy else None, trace=None, outputs=[],
                            backend=self.backend, summary={"phone_before": before, "phone_after": after,
-                                                          "loop": _loop_record(loop), "warnings": warnings},
+                                                          "loop": loop_record(loop), "warnings": warnings},
                            row_fields=row)
 
     def _energy_loop(self, runs: int, warmup: int) -> tuple[BenchmarkOutput, power.PhoneEnergy]:
@@ -332,20 +324,6 @@ def _battery(target: TargetProfile) -> str | None:
                           f"'{spec.kind}' monitor", hint=f"power_monitor: {{model: {power.BATTERY_MONITOR}}} (url: "
                                                          "the power_supply name, default battery); or remove it")
     return spec.url or AdbAddress.supply
-
-
-def _loop_record(loop: BenchmarkOutput) -> dict[str, Any]:
-    """The whole-loop statistics benchmark_model printed, in ms (None where its build prints none)."""
-    i = loop.inference
-
-    def ms(us: float | None) -> float | None:
-        return us / 1e3 if us is not None else None
-
-    memory = loop.memory
-    return {"runs": i.count, "avg_ms": ms(i.avg_us), "std_ms": ms(i.std_us), "min_ms": ms(i.min_us),
-            "max_ms": ms(i.max_us), "p5_ms": ms(i.p5_us), "median_ms": ms(i.median_us), "p95_ms": ms(i.p95_us),
-            "init_ms": ms(loop.init_us), "memory_kind": memory.kind if memory else None,
-            "memory_overall_mb": memory.overall_mb if memory else None, "peak_memory_mb": loop.periodic_peak_mb}
 
 
 def phone_warnings(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -11,13 +11,13 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.core.errors import ConfigError, DeviceError, DeviceTimeout
 from harness.core.transcript import Transcript
 from harness.devices.adb.address import AdbAddress
+from harness.devices.benchmark_model.tool import NO_SPACE, ShellResult, wrong_architecture
 
 try:
     import adbutils
@@ -27,9 +27,6 @@ except ImportError:  # the optional [boards] extra
 T = TypeVar("T")
 GONE_HINT = ("the phone left the adb server (rebooted, unplugged, its USB or Wi-Fi link dropped, or it shut down); "
              "check `adb devices`, then continue with --resume")
-NO_SPACE = "no space left on device"
-WRONG_ARCH = ("not executable: 64-bit elf", "not executable: 32-bit elf", "exec format error",
-              "cannot execute binary file")
 
 
 def server_listening(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -39,13 +36,6 @@ def server_listening(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return True
     except OSError:
         return False
-
-
-@dataclass(frozen=True)
-class ShellResult:
-    status: int
-    stdout: str
-    stderr: str
 
 
 class AdbSession:
@@ -159,7 +149,7 @@ class AdbSession:
         text = f"{result.stderr}\n{result.stdout}".strip()
         lowered = text.lower()
         last = " | ".join(text.splitlines()[-3:])[-400:]
-        if any(w in lowered for w in WRONG_ARCH):
+        if wrong_architecture(result):
             return self.error(f"{step}: the phone cannot execute the binary ({last})",
                               hint="benchmark_model was built for another architecture: use the android_arm64 "
                                    "build for arm64-v8a phones (bazel build --config=android_arm64 ...)")

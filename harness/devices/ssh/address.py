@@ -17,6 +17,8 @@ QUERY_KEYS = {
     "key": "a private key file (default: the SSH agent and ~/.ssh/id_*)",
     "python": "the board's Python interpreter (default python3)",
     "dir": "the working folder on the board, relative to the login's home (default .cache/edge-harness)",
+    "benchmark_model": "LiteRT's benchmark_model binary for the board's architecture, a path on this machine: "
+                       "it times the model instead of the Python runner",
 }
 
 
@@ -32,6 +34,7 @@ class SshAddress:
     key: Path | None = None
     python: str = "python3"
     workdir: str = ".cache/edge-harness"
+    benchmark_model: Path | None = None
 
     @classmethod
     def parse(cls, url: str, target: str) -> SshAddress:
@@ -59,7 +62,9 @@ class SshAddress:
                    host_key=policy,
                    known_hosts=Path(value["known_hosts"]).expanduser() if value.get("known_hosts") else None,
                    key=Path(value["key"]).expanduser() if value.get("key") else None,
-                   python=python, workdir=value.get("dir") or cls.workdir)
+                   python=python, workdir=value.get("dir") or cls.workdir,
+                   benchmark_model=Path(value["benchmark_model"]).expanduser() if value.get("benchmark_model")
+                   else None)
 
     @property
     def login(self) -> str:

@@ -100,6 +100,20 @@ def _temperatures() -> dict[str, float]:
     return temps
 
 
+def _trip_points() -> dict[str, dict[str, float]]:
+    """Degrees C of each zone's critical and hot trip points (the kernel powers off at critical)."""
+    trips: dict[str, dict[str, float]] = {}
+    for zone in sorted(glob.glob(os.path.join(_root(), "sys/class/thermal/thermal_zone*"))):
+        name = os.path.basename(zone)
+        for path in sorted(glob.glob(os.path.join(zone, "trip_point_*_type"))):
+            kind = _read(os.path.relpath(path, _root()))
+            raw = _read(os.path.relpath(path, _root())[:-len("type")] + "temp")
+            if kind in ("critical", "hot") and raw and raw.lstrip("-").isdigit():
+                key = f"{name}:{_read(f'/sys/class/thermal/{name}/type') or 'unknown'}"
+                trips.setdefault(key, {})[kind] = int(raw) / 1000.0
+    return trips
+
+
 def _throttling() -> dict[str, object]:
     """What the board says about throttling: the Raspberry Pi firmware's flags, x86 throttle counters."""
     found: dict[str, object] = {}
@@ -134,6 +148,7 @@ def facts() -> dict[str, object]:
         "governors": sorted({g for g in governors.values() if g}),
         "cur_freq_khz": {str(c): int(f) for c, f in freqs.items() if f and f.isdigit()},
         "temperatures_c": _temperatures(),
+        "trip_points_c": _trip_points(),
         "throttling": _throttling(),
         "time_ns": time.monotonic_ns(),
     }

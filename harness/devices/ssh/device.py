@@ -2,7 +2,8 @@
 
 Deploying connects, copies both files into the board's working folder and loads the model there once
 (so a missing runtime or an unloadable model fails at deploy), recording the board's facts. Latency is
-timed on the board, one JSON line per invoke; inference keeps one runner process serving inputs.
+timed on the board, one JSON line per invoke; inference keeps one runner process serving inputs. With
+``?benchmark_model=PATH`` the user's LiteRT binary times the model instead (harness.devices.ssh.benchmark).
 Backend ``device``; the session's commands and output go to ``raw/ssh__<target>.log``.
 """
 
@@ -19,11 +20,14 @@ import numpy as np
 
 from harness.analysis import analyze
 from harness.core.errors import ConfigError, MeasurementError
+from harness.core.hashing import sha256_file
 from harness.core.progress import Progress
 from harness.core.transcript import Transcript
 from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
+from harness.devices.benchmark_model.tool import loop_record, loop_row_fields
 from harness.devices.capabilities import Capability, EnergyMeter, Inference, LatencyMeter
 from harness.devices.ssh.address import SshAddress
+from harness.devices.ssh.benchmark import BoardBenchmark, binary_path
 from harness.devices.ssh.rails import BOARD_RAILS, IDLE_MS, PERIOD_MS, RailChoice, rail_snapshots, window_energy
 from harness.devices.ssh.session import SshSession
 from harness.registry.models import ModelEntry
@@ -56,7 +60,9 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
         self.options = options or RuntimeOptions()
         self.progress = progress
         self.rails = _rails(target)
+        self.binary = binary_path(self.address, self.where)
         self.session: SshSession | None = None
+        self.benchmark: BoardBenchmark | None = None
         self._model_file = ""
 
     @property
@@ -75,37 +81,61 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
         if model.stages:
             raise ConfigError(f"model '{model.name}' has {len(model.stages)} front-end stages; "
                               f"{self.where} runs one model file", hint="use a single-stage model for board runs")
+        if self.binary is not None and model.format != "tflite":
+            raise ConfigError(f"{self.where}: benchmark_model runs .tflite models, not '{model.format}'",
+                              hint="remove ?benchmark_model= to time it with the board's Python runner")
         self._do_close()
         artifact = model.artifact_path()
         self._model_file = artifact.name
         self.session = SshSession(self.address, Transcript(self.log_path), self.where, self.target.link.timeout_s)
+        details: dict[str, Any] = {}
         try:
             self.session.open()
             self.session.run(f"mkdir -p {shlex.quote(self.address.workdir)}", "creating the working folder")
             with resources.as_file(resources.files(__package__) / RUNNER) as runner:
                 self.session.put(runner, f"{self.address.workdir}/{RUNNER}")
             self.session.put(artifact, f"{self.address.workdir}/{artifact.name}")
-            events = self.session.stream(self._runner("load", *self._model_args()), "loading the model on the board",
-                                         timeout_s=self.target.link.timeout_s * 6)
+            if self.binary is None:
+                events = self.session.stream(self._runner("load", *self._model_args()),
+                                             "loading the model on the board", timeout_s=self.target.link.timeout_s * 6)
+                board, loaded = _first(events, "facts"), _first(events, "loaded")
+                runtime = loaded["runtime"]
+                details["model_inputs"] = loaded["inputs"]
+            else:
+                self.benchmark = BoardBenchmark(self.session, self._model_file, self.options.threads,
+                                                self.options.xnnpack, self.log_path)
+                self.benchmark.push(self.binary)
+                board = self._facts("reading the board's facts")
+                once = self.benchmark.run("loading and running the model once", 1, 0)
+                runtime = f"LiteRT benchmark_model ({self.benchmark.delegate})"
+                details.update(benchmark_model=str(self.binary), benchmark_model_sha256=sha256_file(self.binary),
+                               delegate=self.benchmark.delegate, init_ms=(once.init_us or float("nan")) / 1e3)
         except BaseException:
             self._do_close()
             raise
-        board = _first(events, "facts")
-        loaded = _first(events, "loaded")
         profile = analyze(artifact)
         return Deployment(
-            model=model, profile=profile, stack=stack, arena_bytes=profile.peak_activation_bytes,
-            runtime=loaded["runtime"],
+            model=model, profile=profile, stack=stack, arena_bytes=profile.peak_activation_bytes, runtime=runtime,
             details={"arena_source": "static-estimate", "dut_name": board["hostname"], "link": self.target.link.url,
                      "board": _board_facts(board), "threads": self.options.threads, "xnnpack": self.options.xnnpack,
-                     "model_inputs": loaded["inputs"], "log": str(self.log_path), "warnings": []},
+                     **details, "log": str(self.log_path), "warnings": []},
         )
 
+    def _facts(self, step: str) -> dict[str, Any]:
+        """The board runner's facts (kernel, cores, governors, temperatures, trip points)."""
+        assert self.session is not None
+        return _first(self.session.stream(self._runner("facts"), step), "facts")
+
     def capabilities(self) -> list[type[Capability]]:
-        """Energy too when the target names the board's own rails as its power monitor."""
-        return [LatencyMeter, EnergyMeter, Inference] if self.rails is not None else [LatencyMeter, Inference]
+        """Energy too when the target names the board's own rails and the Python runner samples them."""
+        if self.rails is not None and self.binary is None:
+            return [LatencyMeter, EnergyMeter, Inference]
+        return [LatencyMeter, Inference]
 
     def lacking(self, capability: type[Capability]) -> str | None:
+        if capability is EnergyMeter and self.binary is not None:
+            return ("the board's rails are sampled by the Python runner, around its own timed loop: remove "
+                    "?benchmark_model= from the link to measure energy")
         if capability is EnergyMeter:
             return (f"name the board's rails in the target profile: power_monitor: {{model: {BOARD_RAILS}, "
                     "url: jetson}} or url: 'hwmon:<label>'")
@@ -125,6 +155,8 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
     def _bench(self, runs: int, warmup: int, *extra: str) -> Measurement:
         check_counts(runs, warmup)
         assert self.session is not None and self.deployment is not None
+        if self.benchmark is not None:
+            return self._bench_binary(runs, warmup)
         command = self._runner("bench", *self._model_args(), "--runs", str(runs), "--warmup", str(warmup),
                                "--seed", str(self.seed), *extra)
         events = self.session.stream(command, "timing inferences", self._progress(runs))
@@ -134,26 +166,44 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
                                    log_path=self.log_path)
         before = _board_facts(_first(events, "facts", "before"))
         after = _board_facts(_first(events, "facts", "after"))
-        warnings = board_warnings(before, after)
-        for warning in warnings:
-            print(f"warning: {self.where}: {warning}", file=sys.stderr)
-            self.session.transcript.note(f"warning: {warning}")
-        details = self.deployment.details
-        details.update(board_before=before, board_after=after, warnings=warnings)
         done = _first(events, "done")
         energy = None
         if self.rails is not None and extra:
             window = _first(events, "window")
             energy = window_energy(rail_snapshots(events, self.rails), window["start_ns"] / 1e9,
                                    window["end_ns"] / 1e9, runs)
+        return self._measurement(latencies, before, after, energy, [np.array(done["scores"], dtype=np.float64)])
+
+    def _bench_binary(self, runs: int, warmup: int) -> Measurement:
+        """Single timed runs of benchmark_model, then its whole loop, between two readings of the board's facts."""
+        assert self.benchmark is not None
+        before = _board_facts(self._facts("reading the board's facts before the measurement"))
+        latencies = self.benchmark.latencies(runs, warmup, self.progress)
+        loop = self.benchmark.loop(runs, warmup)
+        after = _board_facts(self._facts("reading the board's facts after the measurement"))
+        details = self.deployment.details  # type: ignore[union-attr]
+        details["loop"] = loop_record(loop)
+        return self._measurement(latencies, before, after, None, [], {
+            "delegate": details["delegate"], "benchmark_model_sha256": details["benchmark_model_sha256"],
+            **loop_row_fields(loop)})
+
+    def _measurement(self, latencies: np.ndarray, before: dict[str, Any], after: dict[str, Any], energy: Any,
+                     outputs: list[np.ndarray], extra_row: dict[str, Any] | None = None) -> Measurement:
+        assert self.session is not None and self.deployment is not None
+        warnings = board_warnings(before, after)
+        for warning in warnings:
+            print(f"warning: {self.where}: {warning}", file=sys.stderr)
+            self.session.transcript.note(f"warning: {warning}")
+        details = self.deployment.details
+        details.update(board_before=before, board_after=after, warnings=warnings)
         return Measurement(
-            device_latency_s=latencies, host_latency_s=None, energy=energy, trace=None,
-            outputs=[np.array(done["scores"], dtype=np.float64)], backend=self.backend,
-            summary={"board_before": before, "board_after": after, "warnings": warnings},
+            device_latency_s=latencies, host_latency_s=None, energy=energy, trace=None, outputs=outputs,
+            backend=self.backend, summary={"board_before": before, "board_after": after, "warnings": warnings},
             row_fields={"link": self.target.link.url, "dut_name": details["dut_name"],
                         "board_kernel": before["kernel"], "cpu_governor": ",".join(before["governors"]),
                         "temperature_c_before": before["max_temperature_c"],
-                        "temperature_c_after": after["max_temperature_c"], "board_warnings": "; ".join(warnings)},
+                        "temperature_c_after": after["max_temperature_c"], "board_warnings": "; ".join(warnings),
+                        **(extra_row or {})},
         )
 
     def _progress(self, runs: int) -> Any:
@@ -186,6 +236,7 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
             self.session.close()
             self.session.transcript.close()
             self.session = None
+            self.benchmark = None
 
 
 def _rails(target: TargetProfile) -> RailChoice | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any, TypeVar
 
 from harness.core.errors import ConfigError, DeviceError, DeviceTimeout
 from harness.core.transcript import Transcript
+from harness.devices.benchmark_model.tool import ShellResult
 from harness.devices.ssh.address import SshAddress
+from harness.devices.ssh.thermal import overheated
 
 try:
     import asyncssh
@@ -41,10 +44,11 @@ class SshSession:
         self._loop = asyncio.new_event_loop()
         self._conn: Any = None
         self._process: Any = None
+        self.last_facts: dict[str, Any] | None = None  # the board runner's latest facts (temperatures)
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 
-    def _error(self, message: str, hint: str | None = None, cls: type[DeviceError] = DeviceError) -> DeviceError:
+    def error(self, message: str, hint: str | None = None, cls: type[DeviceError] = DeviceError) -> DeviceError:
         self.transcript.note(f"error: {message}")
         return cls(f"{self.where} ({self.address.label}): {message}", hint=hint, log_path=self.transcript.path)
 
@@ -53,23 +57,47 @@ class SshSession:
         try:
             return self._loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
         except asyncio.TimeoutError:
-            raise self._error(f"{step}: no answer within {timeout_s:g} s", cls=DeviceTimeout,
+            raise self.error(f"{step}: no answer within {timeout_s:g} s", cls=DeviceTimeout,
                               hint="check the board is up; raise link.timeout_s for slow boards") from None
         except asyncssh.PermissionDenied as e:
-            raise self._error(f"authentication as '{self.address.login}' failed ({e.reason})",
+            raise self.error(f"authentication as '{self.address.login}' failed ({e.reason})",
                               hint="load the key into your agent (ssh-add) or name it with ?key=PATH, and put "
                                    "its public half in the board's ~/.ssh/authorized_keys") from None
         except asyncssh.HostKeyNotVerifiable as e:
-            raise self._error(f"the board's host key is not trusted by {self.address.known_hosts_file} ({e.reason})",
+            raise self.error(f"the board's host key is not trusted by {self.address.known_hosts_file} ({e.reason})",
                               hint="if the board is new, add ?host_key=accept-new to the link (or ssh to it once); "
                                    "if its key changed, find out why before removing the old entry") from None
         except (asyncssh.DisconnectError, asyncssh.ChannelOpenError, BrokenPipeError, ConnectionResetError) as e:
-            raise self._error(f"connection lost during {step}: {e}",
-                              hint="check the board's power and network; the transcript shows the last line seen") \
-                from None
+            raise self._lost(step, e) from None
         except OSError as e:
-            raise self._error(f"{step}: cannot reach the board: {e.strerror or e}",
+            raise self.error(f"{step}: cannot reach the board: {e.strerror or e}",
                               hint="check host, port and that sshd runs on the board") from None
+
+    def _lost(self, step: str, cause: BaseException) -> DeviceError:
+        """A dropped connection, explained by the board's last temperature or by whether it still accepts one."""
+        heat = overheated(self.last_facts)
+        if heat is not None:
+            return self.error(f"connection lost during {step}: the board likely shut down for heat (its last "
+                               f"temperature reading: {heat})",
+                               hint="let the board cool and improve its cooling (heatsink, fan, airflow); after it "
+                                    "boots, `journalctl -k -b -1` shows the thermal shutdown; then continue with "
+                                    "--resume")
+        if not self._accepts_connections():
+            return self.error(f"connection lost during {step} ({cause}), and the board now refuses new connections: "
+                               "it is likely rebooting, or it lost power",
+                               hint="wait until ssh reaches it again (check its power supply; after it boots, "
+                                    "`journalctl -b -1` shows why it went down), then continue with --resume")
+        return self.error(f"connection lost during {step}: {cause}",
+                           hint="check the board's power and network; the transcript shows the last line seen; "
+                                "then continue with --resume")
+
+    def _accepts_connections(self) -> bool:
+        """One TCP connection to the board's SSH port right after a drop (nothing sent)."""
+        try:
+            socket.create_connection((self.address.host, self.address.port), timeout=min(self.timeout_s, 5.0)).close()
+            return True
+        except OSError:
+            return False
 
     # ---- connection -----------------------------------------------------------------------------------------
 
@@ -80,13 +108,13 @@ class SshSession:
             self._do("reading the host key", self._accept_new(), self.timeout_s)
         known = self.address.known_hosts_file
         if not known.is_file():
-            raise self._error(f"no known_hosts file at {known}, so the board's host key cannot be verified",
+            raise self.error(f"no known_hosts file at {known}, so the board's host key cannot be verified",
                               hint="add ?host_key=accept-new to the link to record the key on first contact")
         options: dict[str, Any] = {"known_hosts": str(known), "username": self.address.login,
                                    "connect_timeout": self.timeout_s}
         if self.address.key is not None:
             if not self.address.key.is_file():
-                raise self._error(f"key file {self.address.key} does not exist", hint="fix ?key= in the link")
+                raise self.error(f"key file {self.address.key} does not exist", hint="fix ?key= in the link")
             options.update(client_keys=[str(self.address.key)], agent_path=None)
         self._conn = self._do("connecting", asyncssh.connect(self.address.host, self.address.port, **options),
                               self.timeout_s * 2)
@@ -100,7 +128,7 @@ class SshSession:
                 return  # known (a changed key is then refused by the strict check)
         key = await asyncssh.get_server_host_key(self.address.host, self.address.port)
         if key is None:
-            raise self._error("the board offered no host key")
+            raise self.error("the board offered no host key")
         algorithm, blob = key.export_public_key("openssh").decode().split()[:2]
         entry = f"{self.address.known_hosts_name} {algorithm} {blob}"
         known.parent.mkdir(parents=True, exist_ok=True)
@@ -131,39 +159,58 @@ class SshSession:
 
     def run(self, command: str, step: str) -> str:
         """Run ``command``; its stdout, or a DeviceError with its stderr when it fails."""
-        self.transcript.sent(command.encode() + b"\n")
-        result = self._do(step, self._conn.run(command), self.timeout_s * 6)
-        for line in (result.stdout or "").splitlines():
-            self.transcript.received(line.encode())
-        self._check_status(step, result.exit_status, result.stderr or "")
-        return result.stdout or ""
+        result = self.execute(command, step)
+        self._check_status(step, result.status, result.stderr, logged=True)
+        return result.stdout
 
-    def _check_status(self, step: str, status: int | None, stderr: str) -> None:
-        for line in stderr.splitlines():
+    def execute(self, command: str, step: str, timeout_s: float | None = None) -> ShellResult:
+        """Run ``command`` to its end and return its status and output, whatever the status (all logged)."""
+        self.transcript.sent(command.encode() + b"\n")
+        result = self._do(step, self._finished(command), timeout_s or self.timeout_s * 6)
+        for line in result.stdout.splitlines():
+            self.transcript.received(line.encode())
+        for line in result.stderr.splitlines():
             self.transcript.note(f"stderr: {line}")
+        self.transcript.note(f"exit status {result.status}")
+        return result
+
+    async def _finished(self, command: str) -> ShellResult:
+        result = await self._conn.run(command)
+        if result.exit_status is None and result.exit_signal is None:
+            raise asyncssh.ConnectionLost("the command ended without an exit status")
+        status = result.exit_status if result.exit_status is not None else -1
+        return ShellResult(status, _text(result.stdout), _text(result.stderr))
+
+    def _check_status(self, step: str, status: int | None, stderr: str, logged: bool = False) -> None:
+        if not logged:
+            for line in stderr.splitlines():
+                self.transcript.note(f"stderr: {line}")
         if status == MISSING_COMMAND:
-            raise self._error(f"{step}: the board cannot run '{self.address.python}' ({stderr.strip()[-200:]})",
+            raise self.error(f"{step}: the board cannot run '{self.address.python}' ({stderr.strip()[-200:]})",
                               hint="install Python 3 on the board or name its interpreter with ?python=")
         if status not in (0, None):
             lowered = stderr.lower()
             hint = "free space on the board (df -h)" if "no space left" in lowered else None
-            raise self._error(f"{step} failed with exit status {status}: {stderr.strip()[-400:]}", hint=hint)
+            raise self.error(f"{step} failed with exit status {status}: {stderr.strip()[-400:]}", hint=hint)
 
-    def put(self, local: Path, remote: str) -> None:
-        """Copy ``local`` to ``remote`` (relative to the login's home) over SFTP."""
-        self.transcript.note(f"sftp put {local} -> {remote} ({local.stat().st_size} bytes)")
+    def put(self, local: Path, remote: str, mode: int | None = None) -> None:
+        """Copy ``local`` to ``remote`` (relative to the login's home) over SFTP, then set ``mode`` if given."""
+        self.transcript.note(f"sftp put {local} -> {remote} ({local.stat().st_size} bytes"
+                             + (f", mode {mode:o})" if mode is not None else ")"))
         try:
-            self._do(f"copying {local.name}", self._put(local, remote), self.timeout_s * 6)
+            self._do(f"copying {local.name}", self._put(local, remote, mode), self.timeout_s * 6)
         except asyncssh.SFTPError as e:
             full = e.code in (asyncssh.FX_NO_SPACE_ON_FILESYSTEM, asyncssh.FX_QUOTA_EXCEEDED) or \
                 "space" in str(e.reason).lower()
-            raise self._error(f"copying {local.name} to {remote} failed: {e.reason}",
+            raise self.error(f"copying {local.name} to {remote} failed: {e.reason}",
                               hint="the board's disk is full: free space (df -h) or point ?dir= at another "
                                    "filesystem" if full else "check the board's folder permissions") from None
 
-    async def _put(self, local: Path, remote: str) -> None:
+    async def _put(self, local: Path, remote: str, mode: int | None) -> None:
         async with self._conn.start_sftp_client() as sftp:
             await sftp.put(str(local), remote)
+            if mode is not None:
+                await sftp.chmod(remote, mode)
 
     def stream(self, command: str, step: str, on_line: Callable[[dict[str, Any]], None] | None = None,
                timeout_s: float | None = None) -> list[dict[str, Any]]:
@@ -195,7 +242,7 @@ class SshSession:
         try:
             return await asyncio.wait_for(process.stdout.readline(), self.line_timeout_s)
         except asyncio.TimeoutError:
-            raise self._error(f"{step}: the board runner printed nothing for {self.line_timeout_s:g} s",
+            raise self.error(f"{step}: the board runner printed nothing for {self.line_timeout_s:g} s",
                               cls=DeviceTimeout, hint="check the board (load, temperature); raise link.timeout_s "
                                                       "for a model slower than this per inference") from None
 
@@ -215,17 +262,21 @@ class SshSession:
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
-            raise self._error(f"{step}: the board runner printed a line that is not JSON: {line.strip()[:200]!r}",
+            raise self.error(f"{step}: the board runner printed a line that is not JSON: {line.strip()[:200]!r}",
                               hint="another program writes to stdout on the board (a login banner?)") from None
-        return event if isinstance(event, dict) else None
+        if not isinstance(event, dict):
+            return None
+        if event.get("event") == "facts":
+            self.last_facts = event
+        return event
 
     def _runner_error(self, step: str, event: dict[str, Any]) -> DeviceError:
         kind, message = event.get("kind"), event.get("message", "")
         if kind == "runtime-missing":
-            return self._error(f"{step}: {message}",
+            return self.error(f"{step}: {message}",
                                hint="on the board: python3 -m pip install ai-edge-litert numpy (or tflite-runtime, "
                                     "or onnxruntime for .onnx models)")
-        return self._error(f"{step}: {message}")
+        return self.error(f"{step}: {message}")
 
     # ---- a long-running process -----------------------------------------------------------------------------
 
@@ -255,10 +306,16 @@ class SshSession:
                 stderr = self._do(step, self._process.stderr.read(), self.timeout_s)
                 status = self._do(step, self._process.wait(), self.timeout_s).exit_status
                 self._check_status(step, status, stderr)
-                raise self._error(f"{step}: the board runner ended without answering")
+                raise self.error(f"{step}: the board runner ended without answering")
             event = self._event(line, step)
             if event is None:
-                raise self._error(f"{step}: the board runner sent an empty line")
+                raise self.error(f"{step}: the board runner sent an empty line")
             if event.get("event") == "error":
                 raise self._runner_error(step, event)
             return event
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode("utf-8", errors="replace")
+    return output or ""

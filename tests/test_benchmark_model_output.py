@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.core.errors import DataError
-from harness.devices.adb.benchmark_output import Memory, TimingStats, parse_benchmark_output
+from harness.devices.benchmark_model.output import Memory, TimingStats, parse_benchmark_output
 
 OLD_ANDROID = """\
 STARTING!
