@@ -9,6 +9,7 @@ the transport and must end in DeviceErrors that name the board and cite the sess
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import shutil
@@ -122,6 +123,20 @@ def test_latency_is_timed_by_the_real_runtime_on_the_board(tmp_path: Path, board
     assert facts["hostname"] == deployment.details["dut_name"] == uname.node
     assert deployment.runtime == f"ai_edge_litert {metadata.version('ai-edge-litert')}"
     assert m.row_fields["board_kernel"] == facts["kernel"]
+
+
+def test_cpus_pins_the_runner_with_taskset_and_the_row_shows_its_affinity(tmp_path: Path, board: BoardServer,
+                                                                           model) -> None:
+    core = sorted(os.sched_getaffinity(0))[-1]  # a core this machine (the "board") lets us use
+    with device(tmp_path, board.url(cpus=str(core))) as d:
+        d.deploy(model, "litert-xnnpack")
+        m = d.measure_latency(runs=5, warmup=1)
+    bench = [c for c in board.commands if " bench " in c]
+    assert len(bench) == 1 and bench[0].startswith(f"taskset -c {core} ")
+    assert m.row_fields["cpu_affinity"] == str(core)  # what the runner's own sched_getaffinity reported
+    with pytest.raises(ConfigError, match="cpus='two' is not a core list"):
+        SshAddress.parse("ssh://pi@board?cpus=two", "t")
+    assert SshAddress.parse("ssh://pi@board?cpus=0,2-3", "t").pinned("x") == "taskset -c 0,2-3 x"
 
 
 def test_inference_on_the_board_agrees_with_the_host(tmp_path: Path, board: BoardServer, model) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +12,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from harness.core.errors import ConfigError
 
 HOST_KEY_POLICIES = ("strict", "accept-new")
+CPU_LIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")  # taskset -c's list form
 QUERY_KEYS = {
     "host_key": "strict (default: the key must be in known_hosts) or accept-new (record a key seen the first time)",
     "known_hosts": "the known_hosts file to verify against and record into (default ~/.ssh/known_hosts)",
     "key": "a private key file (default: the SSH agent and ~/.ssh/id_*)",
     "python": "the board's Python interpreter (default python3)",
     "dir": "the working folder on the board, relative to the login's home (default .cache/edge-harness)",
+    "cpus": "pin the runner to these cores with taskset -c, e.g. 2,3 or 4-7 (default: no pinning)",
     "benchmark_model": "LiteRT's benchmark_model binary for the board's architecture, a path on this machine: "
                        "it times the model instead of the Python runner",
 }
@@ -35,6 +38,7 @@ class SshAddress:
     python: str = "python3"
     workdir: str = ".cache/edge-harness"
     benchmark_model: Path | None = None
+    cpus: str | None = None
 
     @classmethod
     def parse(cls, url: str, target: str) -> SshAddress:
@@ -55,6 +59,9 @@ class SshAddress:
         policy = value.get("host_key", "strict")
         if policy not in HOST_KEY_POLICIES:
             raise ConfigError(f"{where}: host_key={policy!r}", hint=f"valid: {', '.join(HOST_KEY_POLICIES)}")
+        cpus = value.get("cpus")
+        if cpus is not None and not CPU_LIST.fullmatch(cpus):
+            raise ConfigError(f"{where}: cpus={cpus!r} is not a core list", hint="e.g. cpus=2,3 or cpus=4-7")
         python = value.get("python", "python3")
         if not python.strip():
             raise ConfigError(f"{where}: python= is empty", hint="the board's interpreter, e.g. python3")
@@ -64,7 +71,11 @@ class SshAddress:
                    key=Path(value["key"]).expanduser() if value.get("key") else None,
                    python=python, workdir=value.get("dir") or cls.workdir,
                    benchmark_model=Path(value["benchmark_model"]).expanduser() if value.get("benchmark_model")
-                   else None)
+                   else None, cpus=cpus)
+
+    def pinned(self, command: str) -> str:
+        """``command`` under ``taskset -c`` when the link pins the board's cores."""
+        return f"taskset -c {self.cpus} {command}" if self.cpus else command
 
     @property
     def login(self) -> str:

@@ -60,7 +60,7 @@ class BoardBenchmark:
     def run(self, step: str, runs: int, warmup: int, *extra: str) -> BenchmarkOutput:
         address = self.session.address
         args = flags(f"{address.workdir}/{self.model_file}", self.threads, runs, warmup, self.delegate)
-        command = " ".join([address.remote(BINARY), *args, *extra])
+        command = address.pinned(" ".join([address.remote(BINARY), *args, *extra]))
         result = self.session.execute(command, step)
         if result.status != 0:
             raise self.failed(step, result)

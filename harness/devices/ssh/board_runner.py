@@ -145,6 +145,7 @@ def facts() -> dict[str, object]:
         "python": platform.python_version(),
         "cpu_model": _cpu_model(),
         "online_cores": online,
+        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "governors": sorted({g for g in governors.values() if g}),
         "cur_freq_khz": {str(c): int(f) for c, f in freqs.items() if f and f.isdigit()},
         "temperatures_c": _temperatures(),

@@ -71,7 +71,7 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
 
     def _runner(self, *args: str) -> str:
         python = " ".join(shlex.quote(p) for p in shlex.split(self.address.python))
-        return f"{python} {self.address.remote(RUNNER)} {' '.join(shlex.quote(a) for a in args)}"
+        return self.address.pinned(f"{python} {self.address.remote(RUNNER)} {' '.join(shlex.quote(a) for a in args)}")
 
     def _model_args(self) -> list[str]:
         args = ["--model", f"{self.address.workdir}/{self._model_file}", "--threads", str(self.options.threads)]
@@ -201,6 +201,7 @@ class SshDevice(Device, LatencyMeter, EnergyMeter, Inference):
             backend=self.backend, summary={"board_before": before, "board_after": after, "warnings": warnings},
             row_fields={"link": self.target.link.url, "dut_name": details["dut_name"],
                         "board_kernel": before["kernel"], "cpu_governor": ",".join(before["governors"]),
+                        "cpu_affinity": ",".join(str(c) for c in before.get("affinity") or []),
                         "temperature_c_before": before["max_temperature_c"],
                         "temperature_c_after": after["max_temperature_c"], "board_warnings": "; ".join(warnings),
                         **(extra_row or {})},
