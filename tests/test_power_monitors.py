@@ -52,7 +52,9 @@ def test_a_spec_is_kind_or_kind_colon_url(text: str, kind: str, url: str | None)
 def test_an_unknown_kind_names_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match="unknown power monitor kind 'socket'") as info:
         parse_monitor("socket://127.0.0.1:1")
-    assert info.value.hint == "valid: joulescope, lpm01a, ppk2, sim (as kind or kind:url)"
+    assert info.value.hint == ("valid: joulescope, lpm01a, ppk2, sim, board-rails, android-battery (as kind or "
+                               "kind:url; board-rails:jetson or board-rails:hwmon:LABEL on an SSH board, "
+                               "android-battery on a phone)")
     with pytest.raises(ConfigError, match="not 'kind' or 'kind:url'"):
         parse_monitor("lpm01a:")
 

@@ -371,6 +371,24 @@ def test_energy_from_the_boards_own_rails(tmp_path: Path, model, monitor: dict[s
     assert len(m.device_latency_s) == 300
 
 
+def test_bench_device_energy_mode_reads_the_rails_named_by_monitor(tmp_path: Path, model) -> None:
+    files = {"sys/class/hwmon/hwmon0/name": "ina219", "sys/class/hwmon/hwmon0/label": "5V_IN",
+             "sys/class/hwmon/hwmon0/in1_input": "5000", "sys/class/hwmon/hwmon0/curr1_input": "500"}
+    sysroot = rails_sysroot(tmp_path / "sysroot", files)
+    with BoardServer(tmp_path / "board", env={"EDGE_HARNESS_SYSROOT": str(sysroot)}) as server:
+        target = board_target(tmp_path, server.url())
+        settings = BenchSettings(port=server.url(), model=MODEL, target="pi-bench", mode="energy", quick=True,
+                                 monitor="board-rails:hwmon:5V_IN")
+        run = bench_device(settings, model, target, tmp_path / "results-bench")
+    row = pd.read_csv(run / "efficiency.csv").iloc[0]
+    assert row["backend"] == "device" and row["provenance"] == "measured:device"
+    assert row["avg_power_mw"] == pytest.approx(5.0 * 0.5 * 1e3)  # 5 V x 500 mA, read steady on the board
+    with pytest.raises(ConfigError, match="unknown power monitor kind 'rails'") as e:
+        bench_device(BenchSettings(port=server.url(), model=MODEL, mode="energy", monitor="rails:jetson"),
+                     model, target, tmp_path / "results-bad")
+    assert "board-rails" in str(e.value)
+
+
 def test_energy_needs_the_boards_rails(tmp_path: Path, board: BoardServer) -> None:
     with device(tmp_path, board.url()) as d, pytest.raises(ConfigError, match="cannot measure energy") as e:
         d.require(EnergyMeter)

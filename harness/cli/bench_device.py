@@ -49,7 +49,8 @@ from harness.runs.bench import MODES, BenchSettings, bench_device, place_port
               help="Target profile (name or .yaml path) for budgets and power; its link is replaced by --port.")
 @click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True)
 @click.option("--monitor", default=None,
-              help="Energy or stream mode: sim:URL, lpm01a:URL, joulescope or ppk2:URL.")
+              help="Energy or stream mode: sim:URL, lpm01a:URL, joulescope or ppk2:URL; on an SSH board its own rails "
+                   "(board-rails:jetson, board-rails:hwmon:LABEL), on a phone its battery (android-battery).")
 @click.option("--quick", is_flag=True, help="3 windows of >= 1 s instead of MLPerf's 5 of >= 10 s (labelled quick).")
 @click.option("--baud", type=click.IntRange(1, 100_000_000), default=115200, show_default=True)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(0, 86_400, min_open=True), default=10.0,

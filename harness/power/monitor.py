@@ -25,6 +25,9 @@ from harness.power.trace import Trace
 from harness.registry.resources import MonitorSpec
 
 POWER_EXTRA = "pip install 'edge-harness[power]'"
+BOARD_RAILS = "board-rails"          # a Linux board's own rails, read on the board by its device (devices/ssh)
+ANDROID_BATTERY = "android-battery"  # a phone's battery gauge, read on the phone by its device (devices/adb)
+ON_DEVICE_MONITORS = (BOARD_RAILS, ANDROID_BATTERY)  # no instrument of ours: the attached device reads them
 
 
 def parse_monitor(text: str, voltage: float | None = None) -> MonitorSpec:
@@ -34,9 +37,11 @@ def parse_monitor(text: str, voltage: float | None = None) -> MonitorSpec:
     if not kind or (sep and not url):
         raise ConfigError(f"power monitor '{text}' is not 'kind' or 'kind:url'",
                           hint=f"kinds: {', '.join(monitor_kinds())}; e.g. lpm01a:/dev/ttyACM0")
-    if kind not in MONITORS:
+    if kind not in MONITORS and kind not in ON_DEVICE_MONITORS:
         raise ConfigError(f"unknown power monitor kind '{kind}' in '{text}'",
-                          hint=f"valid: {', '.join(monitor_kinds())} (as kind or kind:url)")
+                          hint=f"valid: {', '.join(monitor_kinds() + list(ON_DEVICE_MONITORS))} (as kind or "
+                               "kind:url; board-rails:jetson or board-rails:hwmon:LABEL on an SSH board, "
+                               "android-battery on a phone)")
     return MonitorSpec(kind=kind, url=url or None, voltage=voltage)
 
 

@@ -58,7 +58,8 @@ class BenchSettings:
             return
         if self.mode == "energy" and not self.monitor:
             raise ConfigError("energy mode needs a power monitor",
-                              hint="add --monitor sim:URL, lpm01a:URL, joulescope or ppk2:URL")
+                              hint="add --monitor sim:URL, lpm01a:URL, joulescope or ppk2:URL (an SSH board: "
+                                   "board-rails:jetson or board-rails:hwmon:LABEL; a phone: android-battery)")
         if self.monitor and self.mode != "energy":
             raise ConfigError(f"--monitor is for energy mode, not {self.mode}", hint="add --mode energy")
         if self.corpus and self.mode != "accuracy":

@@ -19,9 +19,10 @@ import numpy as np
 from harness.core.errors import MeasurementError
 from harness.core.units import Duration, Energy, Power
 from harness.power.integrate import EnergyMeasurement
+from harness.power.monitor import ANDROID_BATTERY
 from harness.power.rails.android import BatterySample, battery_snapshots, detect_convention
 
-BATTERY_MONITOR = "android-battery"
+BATTERY_MONITOR = ANDROID_BATTERY
 PERIOD_S = 0.1  # how often the files are read
 IDLE_S = 1.0  # idle read before the loop
 LOOP_MIN_S = 2.0  # the energy loop lasts at least this long (benchmark_model --min_secs)

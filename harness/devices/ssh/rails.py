@@ -19,12 +19,12 @@ import numpy as np
 from harness.core.errors import ConfigError, MeasurementError
 from harness.core.units import Duration, Energy, Power
 from harness.power.integrate import EnergyMeasurement
+from harness.power.monitor import BOARD_RAILS
 from harness.power.rails.base import RailReading, RailSnapshot, energy_j
 from harness.power.rails.hwmon import read_hwmon
 from harness.power.rails.jetson import read_jetson
 from harness.registry.resources import MonitorSpec
 
-BOARD_RAILS = "board-rails"
 PERIOD_MS = 5.0  # rail sampling period on the board
 IDLE_MS = 300.0  # idle sampled before and after the timed loop
 RAIL = "measured"
