@@ -113,4 +113,6 @@ def test_a_flip_is_a_near_tie_only_when_the_difference_is_small_and_the_margin_w
     assert (tie["top1_a"], tie["top1_b"]) == ("yes", "no") and tie["explanation"].startswith("near tie")
     far = _explain("c1", a, b, 1, labels)
     assert not far["near_tie"] and far["max_abs_diff"] == pytest.approx(0.7)
-    assert "different functions" in far["explanation"]
+    assert "different functions" in far["explanation"] and "i8 are different variants" in far["explanation"]
+    same = _explain("c1", a, RuntimeScores("f32", "onnxruntime", False, 0.0, b.scores), 1, labels)
+    assert "one model in two runtimes should not differ so" in same["explanation"]

@@ -114,9 +114,11 @@ def _explain(clip_id: str, a: RuntimeScores, b: RuntimeScores, i: int, labels: l
         why = (f"near tie: the top-two margin ({min(margins):.4g}) is within twice the largest score difference "
                f"({diff:.4g}), so the small difference between the runs flips the order")
     elif diff > NEAR_TIE_MAX_DIFF:
+        cause = (f"{a.model} and {b.model} are different variants, so their quantization or conversion changes this "
+                 "clip's decision (harness compare-models counts such clips per group)" if a.model != b.model else
+                 "one model in two runtimes should not differ so: check the conversion and the input quantization")
         why = (f"not a near tie: the scores differ by {diff:.4g}, more than rounding or quantization moves a score "
-               f"({NEAR_TIE_MAX_DIFF}): the runs compute different functions here; check the weights, the conversion "
-               "and the input quantization")
+               f"({NEAR_TIE_MAX_DIFF}): the runs compute different functions here; {cause}")
     else:
         why = (f"not a near tie (margins {margins[0]:.4g} / {margins[1]:.4g} against a difference of {diff:.4g}): "
                "check the conversion and the input quantization")
