@@ -76,11 +76,45 @@ def test_oww_scores_and_decisions_match_step_by_step(clips, registry, xnnpack) -
         assert worst == 0.0  # XNNPACK's kernels give every row the same arithmetic whatever the batch
 
 
-def test_embedding_batches_really_run_batched(clips, registry) -> None:
+def test_embeddings_run_as_whole_stretches_of_mel_frames(clips, registry) -> None:
+    """One invoke per stretch of up to 64 embeddings, each stretch length checked once against the windows."""
     scorer = make_scorer(registry.get("oww-alexa"), _options(True, 64))
-    scorer.features(clips[0][1])
+    audio = np.concatenate([clips[0][1]] * 4)  # long enough for two stretches
+    step = make_scorer(registry.get("oww-alexa"), _options(True, 1)).features(audio)
+    assert np.array_equal(scorer.features(audio), step)
     emb = scorer.stages[1]
-    assert emb._batched and all(runner is not None for runner in emb._batched.values())
+    n_audio = len(step) - (oww.prefill_embeddings() - 1)
+    lengths = {min(64, n_audio - a) for a in range(0, n_audio, 64)}
+    assert {shape[1] for shape in emb._reshaped} == {8 * (8 * -(-n // 8) - 1) + 76 for n in lengths}
+    assert all(runner is not None for runner in emb._reshaped.values())
+    assert set(oww._SEQUENCE_CHECKED[emb].values()) == {True}
+
+
+class _ShiftedStretches:
+    """The embedding session, except that a stretch's embeddings come back one row late (as a model whose
+    pooling is not aligned to the 8-frame hop would give them)."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self.max_batch = session.max_batch
+
+    def run_reshaped(self, x: np.ndarray) -> np.ndarray:
+        y = self._session.run_reshaped(x).reshape(-1, 96)
+        return np.concatenate([y[:1], y[:-1]])
+
+    def __getattr__(self, name: str):
+        return getattr(self._session, name)
+
+
+def test_a_model_whose_stretches_differ_runs_window_by_window(clips, registry) -> None:
+    scorer = make_scorer(registry.get("oww-alexa"), _options(True, 64))
+    audio = clips[0][1]
+    shifted = _ShiftedStretches(scorer.stages[1])
+    expected = oww.embeddings(audio, scorer.stages[0], make_scorer(registry.get("oww-alexa"),
+                                                                   _options(True, 1)).stages[1])
+    for _ in range(2):  # the first call finds the difference, the second does not try again
+        assert np.array_equal(oww.embeddings(audio, scorer.stages[0], shifted), expected)
+    assert set(oww._SEQUENCE_CHECKED[shifted].values()) == {False}
 
 
 def test_int8_model_batches_bit_exact() -> None:

@@ -35,19 +35,20 @@ def _tflite(path: Path) -> tuple[list[TensorSignature], list[TensorSignature]]:
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
     names = {v: k.lower() for k, v in vars(schema_fb.TensorType).items() if not k.startswith("_")}
+
+    def one(graph: schema_fb.SubGraph, index: int) -> TensorSignature:
+        t = graph.Tensors(int(index))  # read lazily: unpacking the whole model costs tens of ms
+        dims = t.ShapeSignatureAsNumpy() if t.ShapeSignatureLength() else t.ShapeAsNumpy()
+        shape = tuple(int(d) for d in dims) if isinstance(dims, np.ndarray) else ()
+        return TensorSignature((t.Name() or b"").decode(), shape, names.get(t.Type(), str(t.Type())))
+
     try:
-        model = schema_fb.ModelT.InitFromObj(schema_fb.Model.GetRootAsModel(path.read_bytes(), 0))
-        graph = model.subgraphs[0]
+        graph = schema_fb.Model.GetRootAsModel(path.read_bytes(), 0).Subgraphs(0)
+        inputs = [one(graph, i) for i in graph.InputsAsNumpy()] if graph.InputsLength() else []
+        outputs = [one(graph, i) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else []
     except Exception as exc:  # noqa: BLE001 - a corrupt flatbuffer raises anything
         raise ModelError(f"{path}: not a readable .tflite model ({exc})") from None
-
-    def one(index: int) -> TensorSignature:
-        t = graph.tensors[index]
-        dims = t.shapeSignature if t.shapeSignature is not None and len(t.shapeSignature) else t.shape
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
-        return TensorSignature(name, tuple(int(d) for d in dims), names.get(t.type, str(t.type)))
-
-    return [one(i) for i in graph.inputs], [one(i) for i in graph.outputs]
+    return inputs, outputs
 
 
 def _onnx(path: Path) -> tuple[list[TensorSignature], list[TensorSignature]]:

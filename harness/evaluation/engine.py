@@ -111,8 +111,7 @@ def evaluate(
     done = n_chunks - len(todo)
 
     def clips_of(index: int) -> list[dict[str, Any]]:  # built per chunk, so no whole-corpus list of rows exists
-        part = manifest.iloc[index * settings.chunk_clips:(index + 1) * settings.chunk_clips]
-        return part.astype(object).where(part.notna(), None).to_dict("records")
+        return clip_records(manifest.iloc[index * settings.chunk_clips:(index + 1) * settings.chunk_clips])
 
     def finished(index: int, result: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
         nonlocal done
@@ -153,6 +152,12 @@ def evaluate(
     return _assemble(work_dir, n_chunks, manifest, corpus.group_columns)
 
 
+def clip_records(part: pd.DataFrame) -> list[dict[str, Any]]:
+    """Manifest rows as plain dicts, a missing value (NaN, NA) as None."""
+    return [{k: None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for k, v in row.items()}
+            for row in part.to_dict("records")]
+
+
 def _chunk_seconds(manifest: pd.DataFrame, index: int, chunk_clips: int) -> float:
     """A chunk's audio seconds (its clip count without durations): the pool starts the longest chunks first,
     so a chunk of long streams at the end of the manifest does not run alone after every other chunk."""
@@ -167,7 +172,8 @@ def _chunk_path(work_dir: Path, index: int) -> Path:
 
 
 def _save_chunk(work_dir: Path, index: int, rows: list[dict[str, Any]], steps: list[dict[str, Any]]) -> None:
-    table = pd.DataFrame(rows).merge(pd.DataFrame(steps), on=["model", "clip_id"])
+    scores = {(s["model"], s["clip_id"]): s["scores"] for s in steps}
+    table = pd.DataFrame([{**row, "scores": scores[row["model"], row["clip_id"]]} for row in rows])
     tmp = work_dir / f".{_chunk_path(work_dir, index).name}.tmp"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, _chunk_path(work_dir, index))

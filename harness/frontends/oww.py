@@ -11,18 +11,26 @@ The melspectrogram model floors every frame at 80 dB below the loudest frame of 
 so a mel frame depends on the window it was computed in: the windowing above must be reproduced
 exactly (one whole-clip call would give different mels), and an embedding sees clip audio as soon as
 its last window does. The floor is taken over the whole input tensor, batch included, so windows
-cannot share an invoke: the melspectrogram model runs one window at a time, while the embedding
-model (whose rows do not interact) runs all of a clip's windows in batches.
+cannot share an invoke: the melspectrogram model runs one window at a time.
+
+The embedding model is valid convolutions and max pools whose time strides multiply to 8, the hop
+between embeddings, so run on a longer stretch of mel frames it yields every embedding of that
+stretch in one invoke, each computed once instead of up to ten times over the overlapping windows.
+With batching on (``max_batch`` > 1) that is the path, in segments of at most ``SEGMENT_EMBEDDINGS``;
+each segment length is checked once per session against the one-window path (the same tolerance as
+batching, ``runtimes.base.same_outputs``) and a model that differs runs window by window.
 """
 
 from __future__ import annotations
+
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from harness.core.errors import ConfigError, ModelError
 from harness.frontends.base import SAMPLE_RATE, FrontEnd, as_clip, check_shape, quantize, register_frontend
-from harness.runtimes.base import Session, TensorInfo
+from harness.runtimes.base import Session, TensorInfo, same_outputs
 
 WINDOW_SAMPLES = 1760
 HOP_SAMPLES = 1280
@@ -33,6 +41,10 @@ EMB_HOP = 8
 EMB_DIM = 96
 DEFAULT_PREFILL = 8 * SAMPLE_RATE
 _WINDOWS_PER_EMB = (EMB_FRAMES - 1) // MELS_PER_WINDOW + 1
+SEGMENT_EMBEDDINGS = 64  # most embeddings one invoke of the sequence path yields
+_SEGMENT_STEP = 8  # segment lengths are rounded up to this many embeddings: at most 8 interpreters
+
+_SEQUENCE_CHECKED: WeakKeyDictionary[Session, dict[int, bool]] = WeakKeyDictionary()
 
 
 def _run_rows(session: Session, batch: np.ndarray, out_size: int, what: str, *, batched: bool) -> np.ndarray:
@@ -87,7 +99,40 @@ def embeddings(
     if len(frames) < EMB_FRAMES:
         return np.empty((0, EMB_DIM), dtype=np.float32)
     blocks = sliding_window_view(frames, (EMB_FRAMES, N_MELS))[::EMB_HOP, 0, :, :, None]
+    if emb_session.max_batch > 1:
+        # Embeddings before ``first`` see only the silent prefill: all equal to embedding ``first``.
+        first = min(max(0, prefill_embeddings(prefill_samples) - 1), len(blocks) - 1)
+        computed = _in_sequence(frames, first, len(blocks), emb_session)
+        if computed is not None:
+            return np.concatenate([np.repeat(computed[:1], first, axis=0), computed])
     return _run_rows(emb_session, blocks, EMB_DIM, "embedding", batched=True)
+
+
+def _in_sequence(frames: np.ndarray, start: int, stop: int, emb_session: Session) -> np.ndarray | None:
+    """Embeddings ``start`` .. ``stop - 1`` from whole stretches of mel frames, or None where the model
+    cannot run that way or gives other values than window by window."""
+    checked = _SEQUENCE_CHECKED.setdefault(emb_session, {})
+    parts = []
+    for a in range(start, stop, SEGMENT_EMBEDDINGS):
+        n = min(SEGMENT_EMBEDDINGS, stop - a)
+        size = -(-n // _SEGMENT_STEP) * _SEGMENT_STEP
+        stretch = np.zeros((1, EMB_HOP * (size - 1) + EMB_FRAMES, N_MELS, 1), dtype=np.float32)
+        part = frames[EMB_HOP * a:EMB_HOP * (a + size - 1) + EMB_FRAMES]  # the end pads with zeros: unused rows
+        stretch[0, :len(part), :, 0] = part
+        if checked.get(size) is False:
+            return None
+        y = emb_session.run_reshaped(stretch)
+        if y is None or y.size != size * EMB_DIM:
+            checked[size] = False
+            return None
+        y = y.reshape(size, EMB_DIM)[:n].astype(np.float32, copy=False)
+        if size not in checked:
+            windows = sliding_window_view(stretch[0, :, :, 0], (EMB_FRAMES, N_MELS))[::EMB_HOP, 0, :, :, None][:n]
+            checked[size] = same_outputs(y, _run_rows(emb_session, windows, EMB_DIM, "embedding", batched=False))
+            if not checked[size]:
+                return None
+        parts.append(y)
+    return np.concatenate(parts)
 
 
 def prefill_embeddings(prefill_samples: int = DEFAULT_PREFILL) -> int:

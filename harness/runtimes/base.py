@@ -50,6 +50,7 @@ class Session(ABC):
     model_path: Path
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
+    max_batch: int = 1  # RuntimeOptions.max_batch it was loaded with: 1 means one window per invoke
 
     @abstractmethod
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -72,6 +73,13 @@ class Session(ABC):
         ``RuntimeOptions.max_batch`` rows at once; this default invokes once per row.
         """
         return self.run_each(rows)
+
+    def run_reshaped(self, x: np.ndarray) -> np.ndarray | None:
+        """The output of a one-input, one-output stateless model invoked once on ``x``, whose shape may differ
+        from the model's input wherever the graph allows it (e.g. a longer time axis through valid
+        convolutions), or None when this runtime cannot run that shape. Each distinct shape keeps an
+        interpreter of its own, so callers use few; what the outputs mean is for the caller to check."""
+        return None
 
     def run_each(self, rows: np.ndarray) -> np.ndarray:
         """``run_rows`` one invoke per row: the step-by-step path batching is checked against."""

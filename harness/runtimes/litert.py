@@ -171,8 +171,9 @@ class LiteRTSession(CheckedSession):
         self._resolver = resolver
         self._threads = threads
         self._input_shapes = [tuple(int(d) for d in s) for s in input_shapes] if input_shapes else None
-        self._max_batch = max_batch
+        self.max_batch = max_batch
         self._batched: dict[int, Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None] = {}
+        self._reshaped: dict[tuple[int, ...], Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None] = {}
         self._build()
 
     def _build(self) -> None:
@@ -243,12 +244,12 @@ class LiteRTSession(CheckedSession):
         """Invoke batches of up to ``max_batch`` rows, each size a power of two (so no row is padding and
         at most log2(max_batch) + 1 interpreters exist). The first batch of each size is compared with
         the step-by-step path; a model that cannot batch, or batches differently, runs row by row."""
-        if self._max_batch <= 1 or len(self.inputs) != 1 or len(self.outputs) != 1 or len(rows) <= 1:
+        if self.max_batch <= 1 or len(self.inputs) != 1 or len(self.outputs) != 1 or len(rows) <= 1:
             return self.run_each(rows)
         out = np.empty((len(rows), *self.outputs[0].shape[1:]), dtype=self.outputs[0].dtype)
         start = 0
         while start < len(rows):
-            size = min(self._max_batch, 1 << ((len(rows) - start).bit_length() - 1))
+            size = min(self.max_batch, 1 << ((len(rows) - start).bit_length() - 1))
             part = rows[start:start + size]
             if size == 1:
                 out[start:start + 1] = self.run_each(part)
@@ -272,14 +273,26 @@ class LiteRTSession(CheckedSession):
         self._batched[len(rows)] = runner
         return expected
 
+    def run_reshaped(self, x: np.ndarray) -> np.ndarray | None:
+        if len(self.inputs) != 1 or len(self.outputs) != 1:
+            return None
+        shape = tuple(int(d) for d in x.shape)
+        if shape not in self._reshaped:
+            self._reshaped[shape] = self._resized_runner(shape)
+        runner = self._reshaped[shape]
+        return None if runner is None else runner([np.ascontiguousarray(x, dtype=self.inputs[0].dtype)])[0]
+
     def _batch_runner(self, size: int) -> Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None:
-        """A runner on its own interpreter whose input 0 is resized to ``size`` rows, or None if LiteRT refuses."""
+        return self._resized_runner((size, *self.inputs[0].shape[1:]))
+
+    def _resized_runner(self, shape: tuple[int, ...]) -> Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None:
+        """A runner on its own interpreter whose input 0 is resized to ``shape``, or None if LiteRT refuses."""
         with captured_native_output():
             try:
                 interpreter = self._module.Interpreter(
                     model_content=self._data, experimental_op_resolver_type=self._resolver, num_threads=self._threads)
                 detail = interpreter.get_input_details()[0]
-                interpreter.resize_tensor_input(detail["index"], [size, *self.inputs[0].shape[1:]], strict=False)
+                interpreter.resize_tensor_input(detail["index"], list(shape), strict=False)
                 interpreter.allocate_tensors()
             except Exception:  # a model with a fixed batch somewhere inside (e.g. a reshape to [1, ...])
                 return None

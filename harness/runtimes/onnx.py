@@ -76,7 +76,7 @@ class ONNXSession(CheckedSession):
         # None: not yet compared with the step-by-step path; False: runs row by row.
         self._batching: bool | None = (None if max_batch > 1 and len(node_inputs) == len(node_outputs) == 1
                                        and _shape(node_inputs[0].shape)[:1] == (-1,) else False)
-        self._max_batch = max_batch
+        self.max_batch = max_batch
         self.inputs = [_info(path, node) for node in node_inputs]
         self.outputs = [_info(path, node) for node in node_outputs]
         if input_shapes is not None:
@@ -98,8 +98,8 @@ class ONNXSession(CheckedSession):
         if self._batching is False or len(rows) <= 1:
             return self.run_each(rows)
         parts = []
-        for start in range(0, len(rows), self._max_batch):
-            part = rows[start:start + self._max_batch]
+        for start in range(0, len(rows), self.max_batch):
+            part = rows[start:start + self.max_batch]
             if self._batching is None:
                 expected = self.run_each(part)
                 batched = self.run([part])[0]
