@@ -20,6 +20,7 @@ from harness.core.progress import Progress
 from harness.core.registry import Registry
 from harness.devices.adb.device import AdbDevice
 from harness.devices.base import Device
+from harness.devices.host_timing import HostTimings
 from harness.devices.serial_dut import SerialDutDevice
 from harness.devices.sim import SimulatedDevice
 from harness.devices.ssh.device import SshDevice
@@ -41,11 +42,13 @@ class DeviceSettings:
     inputs: Sequence[ModelInput] | None = None
     progress: Progress | None = None
     verify_loads: bool = False  # a DUT reads every loaded input back (db print): for links that corrupt bytes
+    host_timings: HostTimings | None = None  # the run's: simulated targets share one host timing per model
 
 
 Opener = Callable[[TargetProfile, RunDirectory, DeviceSettings], Device]
 BACKENDS: Registry[Opener] = Registry("device link scheme")
-BACKENDS.add("sim", lambda target, run, s: SimulatedDevice(target, seed=s.seed, options=s.options))
+BACKENDS.add("sim", lambda target, run, s: SimulatedDevice(target, seed=s.seed, options=s.options,
+                                                           host_timings=s.host_timings))
 BACKENDS.add("ssh", lambda target, run, s: SshDevice(target, run, seed=s.seed, options=s.options, progress=s.progress))
 BACKENDS.add("adb", lambda target, run, s: AdbDevice(target, run, options=s.options, progress=s.progress))
 

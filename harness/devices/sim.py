@@ -2,7 +2,9 @@
 
 Every simulated inference invokes the real runtime, so outputs are real and host latency is
 measured beside the predicted device latency (with the cost model's interval in the deployment
-details). A model the target's stack cannot run gets no device latency or energy at all. Device
+details). Given a run's ``HostTimings``, the host loop of a model runs once in that run and every
+simulated target reports the same host samples (the loop does not depend on the target simulated).
+A model the target's stack cannot run gets no device latency or energy at all. Device
 latency samples carry seeded jitter and the simulated power monitor renders the trace that energy is
 integrated from, so a run is reproducible from its seed.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from harness.core.units import Duration, Power
 from harness.costmodel.model import CostModel, Prediction, default_cost_model
 from harness.devices.base import Deployment, Device, Measurement, check_counts, measuring
 from harness.devices.capabilities import EnergyMeter, LatencyMeter
+from harness.devices.host_timing import HostTimings
 from harness.power.integrate import measure as integrate_energy
 from harness.power.sim import SimulatedPowerMonitor
 from harness.registry.models import ModelEntry
@@ -36,7 +40,10 @@ from harness.runtimes.latency import time_invokes
 
 class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
     """Latency and energy come from one simulated window: the timed loop on the host, the cost model's device
-    time with seeded jitter, and the simulated monitor's trace of it."""
+    time with seeded jitter, and the simulated monitor's trace of it.
+
+    With ``host_timings`` (a run's), a model already timed in the run is not timed again: the target reports
+    those samples, and its outputs are one inference from the freshly deployed state."""
 
     backend = "sim"
 
@@ -46,13 +53,16 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
         seed: int = 0,
         options: RuntimeOptions | None = None,
         cost_model: CostModel | None = None,
+        host_timings: HostTimings | None = None,
     ) -> None:
         super().__init__(target)
         self.seed = seed
         self.options = options or RuntimeOptions()
         self.cost_model = cost_model or default_cost_model()
+        self.host_timings = host_timings  # the run's shared host timings (None: time every measurement)
         self._sessions: list[Session] = []
         self._inputs: list[list[np.ndarray]] = []
+        self._timed: tuple[Any, ...] = ()  # what the host loop times: runtime, files with their shapes, options
         self.prediction: Prediction | None = None
 
     def _do_deploy(self, model: ModelEntry, stack: str) -> Deployment:
@@ -70,6 +80,8 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
             session.check_inputs(inputs)
             self._inputs.append(inputs)
         _check_declared(model, self._sessions[-1])
+        self._timed = (runtime.name, self.options, *(_file_version(p, shape) for p, shape in zip(paths, shapes,
+                                                                                                  strict=True)))
         arena, arena_source = _arena(paths, profile, model.format)
         return Deployment(
             model=model,
@@ -101,7 +113,11 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
     def _measure(self, runs: int, warmup: int) -> Measurement:
         check_counts(runs, warmup)
         assert self.prediction is not None
-        host = _timed_loop(self._sessions, self._inputs, runs, warmup)
+        if self.host_timings is None:
+            host = _timed_loop(self._sessions, self._inputs, runs, warmup)
+        else:  # once per model in this run; a target after the first reports the same samples
+            host = self.host_timings.timed((*self._timed, runs, warmup),
+                                           lambda: _timed_loop(self._sessions, self._inputs, runs, warmup))
         outputs = [o.copy() for o in self._sessions[-1].run(self._inputs[-1])]
         if not self.prediction.deployable:  # the host ran it, but the target's stack cannot: no device figures
             return Measurement(np.full(runs, np.nan), host, None, None, outputs, f"sim:{self.target.name}")
@@ -131,7 +147,13 @@ class SimulatedDevice(Device, LatencyMeter, EnergyMeter):
     def _do_close(self) -> None:
         for s in self._sessions:
             s.close()
-        self._sessions, self._inputs = [], []
+        self._sessions, self._inputs, self._timed = [], [], ()
+
+
+def _file_version(path: Path, shape: list[int] | None) -> tuple[Any, ...]:
+    """A model file as the host loop runs it: where, which version of its bytes, and the input shape given."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns, tuple(shape or ())
 
 
 def _dynamic_input_shape(model: ModelEntry) -> list[int] | None:

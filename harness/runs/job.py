@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.devices.host_timing import HostTimings
 from harness.dut.modes import Rules
 from harness.registry.models import ModelEntry
 from harness.registry.plans import Plan
@@ -88,6 +89,8 @@ class Job:
     targets: Sequence[TargetProfile]  # with their attachments applied
     attachments: dict[str, Attachment] = field(default_factory=dict)
     session: Session | None = None
+    # one host timing per model, shared by the run's simulated targets; execute() gives every run a fresh one
+    host_timings: HostTimings = field(default_factory=HostTimings, compare=False, repr=False)
 
     @property
     def run_name(self) -> str:

@@ -8,7 +8,7 @@ it is measured, each evaluated chunk of clips under ``raw/eval/``, and each devi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from harness.core.errors import ConfigError, HarnessError
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus, content_sha256
 from harness.costmodel.model import default_cost_model
+from harness.devices.host_timing import HostTimings
 from harness.ledger import chain
 from harness.registry.models import ModelEntry, ModelRegistry, TensorSpec
 from harness.registry.plans import Plan
@@ -115,6 +116,7 @@ def execute(job: Job, results: Path, progress: Progress | None = None, resume: P
     command leaves nothing behind. A resumed run continues its own plan (any difference is refused), holds
     the directory's lock, and records in the ledger of the folder it lives in.
     """
+    job = replace(job, host_timings=HostTimings())  # host timings belong to this run alone (a resume re-times)
     plan = job.plan
     if not job.targets and not plan.corpus:
         raise ConfigError(f"plan '{plan.name}' has neither targets nor a corpus: nothing to do",

@@ -20,7 +20,8 @@ from harness.runtimes.inputs import ModelInput, mlperf_dataset
 
 def device_settings(job: Job, target: TargetProfile, progress: Progress | None = None,
                     inputs: Sequence[ModelInput] | None = None) -> DeviceSettings:
-    """The plan's seed and runtime options; an attachment's window rules and dataset folder when it has them."""
+    """The plan's seed and runtime options, the run's host timings; an attachment's window rules and dataset folder
+    when it has them."""
     plan = job.plan
     attachment = job.attachment(target)
     if inputs is None and attachment is not None and attachment.inputs is not None:
@@ -28,7 +29,7 @@ def device_settings(job: Job, target: TargetProfile, progress: Progress | None =
     return DeviceSettings(seed=plan.seed, options=RuntimeOptions(xnnpack=plan.runtime.xnnpack,
                                                                  threads=plan.runtime.threads),
                           rules=attachment.rules if attachment and attachment.rules else MLPERF, inputs=inputs,
-                          progress=progress)
+                          progress=progress, host_timings=job.host_timings)
 
 
 def eval_settings(plan: Plan) -> EvalSettings:
