@@ -110,13 +110,14 @@ def check_clips(corpus_dir: Path, manifest_file: Path, manifest: pd.DataFrame) -
     frames = []
     for i, rel in enumerate(manifest["path"]):
         path = corpus_dir / str(rel)
-        row = row_label(manifest_file, manifest, i)
         if not path.is_file():
-            raise DataError(f"{manifest_file}: {row}: field 'path' names a missing file {path}")
+            raise DataError(f"{manifest_file}: {row_label(manifest_file, manifest, i)}: field 'path' names a missing "
+                            f"file {path}")
         try:
             frames.append(check_corpus_wav(path))
         except AudioError as exc:
-            raise DataError(f"{manifest_file}: {row}: field 'path': {path}: {exc.reason}", hint=exc.hint) from None
+            raise DataError(f"{manifest_file}: {row_label(manifest_file, manifest, i)}: field 'path': {path}: "
+                            f"{exc.reason}", hint=exc.hint) from None
     if "duration_s" not in manifest.columns:
         return manifest.assign(duration_s=[n / SAMPLE_RATE for n in frames])
     duration = pd.to_numeric(manifest["duration_s"], errors="coerce")

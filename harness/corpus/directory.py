@@ -31,13 +31,14 @@ def content_sha256(corpus_dir: Path, manifest: pd.DataFrame) -> str:
     """
     columns = sorted(str(c) for c in manifest.columns)
     digest = hashlib.sha256(json.dumps(columns).encode())
-    ordered = manifest.sort_values("path", kind="stable")
-    for record in ordered[columns].astype(object).to_dict("records"):
-        values = [_plain(record[c]) for c in columns]
-        digest.update(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
-        path = corpus_dir / str(record["path"])
+    ordered = manifest.sort_values("path", kind="stable")[columns].astype(object)
+    rows = zip(*(_plain_column(ordered[c]) for c in columns), strict=True)  # a column at a time: no per-cell isna
+    clip_ids = ordered["clip_id"].tolist() if "clip_id" in columns else [None] * len(ordered)
+    for values, rel, clip_id in zip(rows, ordered["path"].tolist(), clip_ids, strict=True):
+        digest.update(json.dumps(list(values), ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        path = corpus_dir / str(rel)
         if not path.is_file():
-            raise DataError(f"{corpus_dir}: manifest row '{record.get('clip_id')}' names missing file {path}")
+            raise DataError(f"{corpus_dir}: manifest row '{clip_id}' names missing file {path}")
         wav = hashlib.sha256()
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -46,10 +47,10 @@ def content_sha256(corpus_dir: Path, manifest: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _plain(value: Any) -> Any:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
+def _plain_column(column: pd.Series) -> list[Any]:
+    """A column's values as JSON takes them: missing (None, NaN, NA) as None, numpy scalars as Python values."""
+    return [None if missing else value.item() if hasattr(value, "item") else value
+            for value, missing in zip(column.tolist(), column.isna().tolist(), strict=True)]
 
 
 @dataclass(frozen=True)
