@@ -83,6 +83,26 @@ def test_attached_devices_measured_in_threads_give_the_rows_of_a_sequential_run(
             assert (parallel / windows).read_text() == (sequential / windows).read_text()
     # the tables list the pairs in the plan's order, whichever device finished first
     assert table_pairs(parallel) == table_pairs(sequential) == [(m, t) for m in MODELS for t in TARGETS]
+    # each device has its own transcript, holding its exchange alone, line for line as when measured one by one
+    assert not (parallel / "raw" / "transcript.log").exists()
+    for run in (parallel, sequential):
+        for name, other in zip(DEVICES, reversed(DEVICES), strict=True):
+            text = (run / "raw" / f"transcript__{name}.log").read_text()
+            assert f"# open {links(run)[name]} at " in text and links(run)[other] not in text
+    for name in DEVICES:
+        assert exchange(parallel, name) == exchange(sequential, name)
+
+
+def links(run: Path) -> dict[str, str]:
+    """The URL each device was reached at (every run starts its boards on new ports)."""
+    return {r["target"]: r["link"] for r in map(json.loads, (run / "raw" / "efficiency_rows.jsonl").read_text()
+                                                .splitlines()) if r["target"] in DEVICES}
+
+
+def exchange(run: Path, name: str) -> list[str]:
+    """A device's transcript without its clock: each line's direction and bytes, its URL as LINK."""
+    lines = (run / "raw" / f"transcript__{name}.log").read_text().replace(links(run)[name], "LINK").splitlines()
+    return [line.split(" ", 1)[1] for line in lines if not line.startswith("# transcript opened")]
 
 
 def table_pairs(run: Path) -> list[tuple[str, str]]:
@@ -140,7 +160,8 @@ def test_a_device_that_fails_leaves_the_others_rows_and_names_its_log_in_the_run
             run_plan(plan, Context(ModelRegistry(models_dir()), TargetRegistry(folder), tmp_path / "results"))
     run = next((tmp_path / "results").glob("*-dead"))
     assert f"socket://127.0.0.1:{port}" in caught.value.message
-    assert caught.value.log_path == run / "raw" / "transcript.log" and caught.value.log_path.is_file()
+    assert caught.value.log_path == run / "raw" / "transcript__bench-b.log" and caught.value.log_path.is_file()
+    assert "127.0.0.1:" + str(port) not in (run / "raw" / "transcript__bench-a.log").read_text()
     kept = [json.loads(line) for line in (run / "raw" / "efficiency_rows.jsonl").read_text().splitlines()]
     assert [(r["model"], r["target"]) for r in kept] == [(MODELS[0], "bench-a")]  # what --resume keeps
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
