@@ -21,3 +21,24 @@ def _isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path_factory.mktemp("results")))
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "1")  # never the developer's adb server (hardware tests: REAL_ADB)
+
+
+SSH_MODEL = "mlperf-dscnn-kws"  # what the SSH board tests deploy
+
+
+@pytest.fixture()
+def model():
+    """The registry entry the SSH board tests deploy (a module may define its own ``model``)."""
+    from harness.core.paths import models_dir
+    from harness.registry.models import ModelRegistry
+
+    return ModelRegistry(models_dir()).get(SSH_MODEL)
+
+
+@pytest.fixture()
+def board(tmp_path):
+    """A Linux board: a real SSH server on 127.0.0.1 with the runner's files (tests/ssh_board.py)."""
+    from tests.ssh_board import BoardServer
+
+    with BoardServer(tmp_path / "board") as server:
+        yield server

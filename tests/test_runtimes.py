@@ -36,7 +36,7 @@ def feature_steps(seed: int = 1, steps: int = 100) -> np.ndarray:
     return np.random.default_rng(seed).integers(-128, 128, size=(steps, 1, 3, 40), dtype=np.int8)
 
 
-def run_sequence(session, steps: np.ndarray) -> np.ndarray:
+def run_step_by_step(session, steps: np.ndarray) -> np.ndarray:
     return np.array([session.run([x])[0] for x in steps])
 
 
@@ -62,14 +62,14 @@ def test_litert_reference_kernels_match_tflm_bit_for_bit(name):
     for session in (lite, micro):
         assert [(t.shape, t.dtype) for t in session.inputs] == [((1, 3, 40), np.dtype(np.int8))]
         assert [(t.shape, t.dtype) for t in session.outputs] == [((1, 1), np.dtype(np.uint8))]
-    expected = run_sequence(micro, steps)
-    got = run_sequence(lite, steps)
+    expected = run_step_by_step(micro, steps)
+    got = run_step_by_step(lite, steps)
     assert got.dtype == np.uint8 and got.shape == (100, 1, 1)
     np.testing.assert_array_equal(got, expected)
 
 
 def test_the_comparison_sees_varying_outputs():
-    outputs = run_sequence(get_runtime("tflm").load(mww("hey_mycroft"), RuntimeOptions()), feature_steps())
+    outputs = run_step_by_step(get_runtime("tflm").load(mww("hey_mycroft"), RuntimeOptions()), feature_steps())
     assert len(np.unique(outputs)) >= 4
 
 
@@ -113,10 +113,10 @@ def test_reference_kernels_match_tflm_inside_the_graph(name):
 def test_optimised_kernels_are_within_one_lsb_of_tflm():
     """xnnpack=False runs LiteRT's optimised builtin kernels; their int8 depthwise conv rounds differently."""
     steps = feature_steps()
-    micro = run_sequence(get_runtime("tflm").load(mww("hey_mycroft"), RuntimeOptions()), steps).astype(int)
+    micro = run_step_by_step(get_runtime("tflm").load(mww("hey_mycroft"), RuntimeOptions()), steps).astype(int)
     for xnnpack in (False, True):
         session = get_runtime("litert").load(mww("hey_mycroft"), RuntimeOptions(xnnpack=xnnpack))
-        diff = np.abs(run_sequence(session, steps).astype(int) - micro)
+        diff = np.abs(run_step_by_step(session, steps).astype(int) - micro)
         print(f"hey_mycroft xnnpack={xnnpack}: {np.count_nonzero(diff)}/{diff.size} outputs differ from TFLM")
         assert diff.max() <= 1
 
@@ -138,12 +138,25 @@ def test_xnnpack_and_reference_cannot_be_combined():
 def test_reset_restores_the_fresh_streaming_state(make):
     steps = feature_steps(steps=40)
     session = make()
-    first = run_sequence(session, steps)
-    carried_on = run_sequence(session, steps)
+    first = run_step_by_step(session, steps)
+    carried_on = run_step_by_step(session, steps)
     session.reset()
-    after_reset = run_sequence(session, steps)
+    after_reset = run_step_by_step(session, steps)
     assert not np.array_equal(first, carried_on), "the model keeps state, so a second pass must differ"
     np.testing.assert_array_equal(after_reset, first)
+
+
+@pytest.mark.parametrize("runtime,options", [("tflm", RuntimeOptions()), ("litert", RuntimeOptions())],
+                         ids=["tflm", "litert"])
+def test_session_run_sequence_is_one_run_per_step_in_order(runtime, options):
+    """The tight loop streaming models are evaluated with gives what invoking step by step gives."""
+    steps = feature_steps(steps=40)
+    session = get_runtime(runtime).load(mww("hey_mycroft"), options)
+    by_step = run_step_by_step(session, steps)
+    session.reset()
+    looped = session.run_sequence(np.stack(steps))
+    assert looped.shape == (40, 1, 1) and looped.dtype == session.outputs[0].dtype
+    np.testing.assert_array_equal(looped.reshape(-1), np.asarray(by_step).reshape(-1))
 
 
 def test_outputs_are_copies_not_views():

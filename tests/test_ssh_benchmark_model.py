@@ -16,15 +16,13 @@ import numpy as np
 import pytest
 
 from harness.core.errors import ConfigError, DeviceError
-from harness.core.paths import models_dir
 from harness.devices.capabilities import EnergyMeter, Inference, LatencyMeter
 from harness.devices.parity import HostReference
 from harness.devices.ssh.address import SshAddress
-from harness.registry.models import ModelRegistry
 from harness.runtimes import RuntimeOptions
 from harness.runtimes.inputs import seeded_inputs
 from tests.ssh_board import BoardServer
-from tests.test_ssh_device import MODEL, device
+from tests.test_ssh_device import device
 
 FAKE = Path(__file__).with_name("fake_benchmark_model.py")
 WRONG_ARCH = "cannot execute binary file: Exec format error"
@@ -48,17 +46,6 @@ def wrong_binary(path: Path) -> Path:
 def averages(log: Path) -> list[float]:
     """Every ``Inference (avg)`` benchmark_model printed, in the order its runs happened (us)."""
     return [float(v) for v in re.findall(r"Inference \(avg\): (\S+)", log.read_text())]
-
-
-@pytest.fixture()
-def model():
-    return ModelRegistry(models_dir()).get(MODEL)
-
-
-@pytest.fixture()
-def board(tmp_path: Path):
-    with BoardServer(tmp_path / "board") as server:
-        yield server
 
 
 def test_the_link_names_the_binary(tmp_path: Path) -> None:

@@ -70,17 +70,6 @@ def device(tmp_path: Path, url: str, timeout_s: float = 10.0, monitor: dict[str,
     return SshDevice(board_target(tmp_path, url, timeout_s, monitor), run, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture()
-def model():
-    return ModelRegistry(models_dir()).get(MODEL)
-
-
-@pytest.fixture()
-def board(tmp_path: Path):
-    with BoardServer(tmp_path / "board") as server:
-        yield server
-
-
 def test_address_parses_the_link_and_rejects_what_it_cannot_use() -> None:
     a = SshAddress.parse("ssh://pi@bench-pi.local:2222?host_key=accept-new&key=~/k&python=python3.11", "t")
     assert (a.user, a.host, a.port, a.host_key, a.python) == ("pi", "bench-pi.local", 2222, "accept-new", "python3.11")

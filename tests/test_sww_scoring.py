@@ -9,7 +9,9 @@ import pytest
 
 from harness.core.errors import DataError, MeasurementError
 from harness.core.verdict import Verdict
+from harness.evaluation.intervals import wilson
 from harness.evaluation.sww import StreamTruth, WindowRule, count, read_truth, score_stream, write_truth
+from harness.evaluation.sww_groups import group_table
 
 
 def stamps(marker_ms: int, *seconds: float) -> list[int]:
@@ -126,3 +128,35 @@ def test_the_published_duty_cycle_edges_give_the_published_duty_cycle() -> None:
     assert round(duty.period_s, 6) == published["period_s"]
     assert round(duty.throughput_per_s, 2) == published["throughput_per_s"]
     assert duty.period_variation < 0.02
+
+
+def _stream(group: str, said: list[tuple[float, str]], missed: list[float], length_s: float = 600.0) -> dict:
+    counts = {"tp": len(said) - len(missed), "fn": len(missed), "fp": 0, "missed_s": missed}
+    return {"wav_file": f"{group}.wav", "attribute": "accent", "group": group, "length_s": length_s,
+            "speakers": sorted({s for _, s in said}), "wake_word_speakers": [list(p) for p in said],
+            "counts": {"code": counts, "readme": counts}}
+
+
+def test_stream_frr_interval_is_widened_by_the_speakers_design_effect() -> None:
+    """Speaker a misses 5 of 10 wake words, speaker b none of 10: FRR 0.25 over 20, and the misses cluster.
+
+    Kish: robust variance ((5 - 2.5)^2 + (0 - 2.5)^2) / 20^2 = 0.03125, binomial 0.25 * 0.75 / 20 = 0.009375,
+    design effect 10/3; the Wilson interval is taken at 1.5 misses of 6 effective wake words.
+    """
+    said = [(10.0 * i, "a") for i in range(10)] + [(100.0 + 10.0 * i, "b") for i in range(10)]
+    missed = [10.0 * i for i in range(5)]
+    table = group_table([_stream("x", said, missed)], "m", "measured on the device", WindowRule.CODE,
+                        min_clips=1, min_speakers=1)
+    frr = table[(table["metric"] == "frr") & (table["window_rule"] == "code")].iloc[0]
+    assert frr["design_effect"] == pytest.approx(10 / 3) and frr["n_eff"] == pytest.approx(6.0)
+    assert (frr["ci_low"], frr["ci_high"]) == pytest.approx(wilson(1.5, 6.0))
+    assert frr["value"] == 0.25 and frr["ci_high"] > wilson(5, 20)[1]
+
+
+def test_stream_frr_without_speakers_per_wake_word_keeps_design_effect_one() -> None:
+    said = [(10.0 * i, "a") for i in range(10)] + [(100.0 + 10.0 * i, "b") for i in range(10)]
+    record = _stream("x", said, [10.0 * i for i in range(5)])
+    record["wake_word_speakers"] = None  # a user's stream set whose index does not say who spoke
+    table = group_table([record], "m", "measured on the device", WindowRule.CODE, min_clips=1, min_speakers=1)
+    frr = table[(table["metric"] == "frr") & (table["window_rule"] == "code")].iloc[0]
+    assert frr["design_effect"] == 1.0 and (frr["ci_low"], frr["ci_high"]) == pytest.approx(wilson(5, 20))

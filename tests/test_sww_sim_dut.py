@@ -23,6 +23,7 @@ from harness.dut.records import DeviceReset
 from harness.dut.sim.faults import FaultPlan
 from harness.dut.sww.board import InterfaceBoard
 from harness.dut.sww.session import play_stream
+from harness.dut.sww.sim import EEMBC_BOOT_BANNER
 from harness.evaluation.sww_device import SimSwwRig, host_detection_times
 from harness.power.monitor import open_monitor
 from harness.power.wiring import WireEvent
@@ -147,13 +148,19 @@ def test_the_sww01_reference_model_runs_in_the_rig_and_matches_the_host(sww_rig:
     assert energy / (stop - start) == pytest.approx(idle + (active - idle) * latency * n_frames / (stop - start))
 
 
-def test_a_dut_reset_mid_stream_keeps_what_it_detected_before(sd_card, tmp_path: Path) -> None:
+@pytest.mark.parametrize("banner,seen", [((), "was idle when the stream ended"),
+                                         (EEMBC_BOOT_BANNER, "boot banner 'm-init-done'")],
+                         ids=["reference-firmware", "eembc-banner"])
+def test_a_dut_reset_mid_stream_keeps_what_it_detected_before(sd_card, tmp_path: Path, banner, seen) -> None:
+    """The sww reference firmware prints nothing at boot, so its reset shows as 'idle' in reply to the final
+    'stop'; firmware that prints the EEMBC banner shows it in that reply instead."""
     card, wav = sd_card
     entry = ModelRegistry(models_dir()).get("mww-alexa")
     # commands: dut stop, dut start, record_detections, play -> the 4th resets the DUT halfway through the stream
     with SimSwwRig(entry, TargetRegistry(targets_dir()).get("esp32-s3"), card, faults=FaultPlan(reset_at=4)) as rig:
+        rig.dut.boot_banner = banner
         with InterfaceBoard(rig.board_url, Transcript(tmp_path / "t.log")) as board:
-            with pytest.raises(DeviceReset, match="boot banner") as caught:  # seen on the DUT's reply to 'stop'
+            with pytest.raises(DeviceReset, match=seen) as caught:  # seen on the DUT's reply to 'stop'
                 play_stream(board, wav, 30.0, settle_s=0)
             detections_ms = board.print_detections()  # the board kept what it stamped before the reset
         assert str(tmp_path / "t.log") in str(caught.value)

@@ -148,10 +148,20 @@ def plan_clips(size: str, seed: int, vocab: Vocabulary | None = None) -> list[Cl
     return _plan_wake(spec, seed)
 
 
+def training_speakers(seed: int, vocab: Vocabulary) -> frozenset[str]:
+    """The speakers of the ``studio`` size (what a model of ``vocab`` is trained on) for ``seed``."""
+    studio = vocabulary_spec(size_spec("studio"), vocab)
+    return frozenset(c.speaker.id for c in _plan_kws(studio, seed, vocab) if c.speaker is not None)
+
+
 def _plan_kws(spec: SizeSpec, seed: int, vocab: Vocabulary) -> list[ClipSpec]:
     """One-second clips: per speaker, each word in each of its conditions, then per condition one unknown word
-    (rotating through ``vocab.others``) and one background-only clip, so both are as frequent as a word."""
+    (rotating through ``vocab.others``) and one background-only clip, so both are as frequent as a word.
+
+    Other sizes than ``studio`` never use a studio speaker of the same seed: a model trained on the studio
+    corpus is evaluated on voices it has not heard, even in the accents it was trained on."""
     rng = np.random.default_rng([seed, 0x5eed])
+    held_out = frozenset() if spec.name == "studio" else training_speakers(seed, vocab)
     conds = conditions(spec.environments, spec.snrs_db)
     clips: list[ClipSpec] = []
     rotation = 0
@@ -164,7 +174,7 @@ def _plan_kws(spec: SizeSpec, seed: int, vocab: Vocabulary) -> list[ClipSpec]:
 
     for a_index, accent_id in enumerate(spec.accents):
         acc = accent(accent_id)
-        speakers = make_speakers(acc, spec.speakers_per_accent, rng, first_gender=a_index % 2)
+        speakers = make_speakers(acc, spec.speakers_per_accent, rng, first_gender=a_index % 2, exclude=held_out)
         for s_index, spk in enumerate(speakers):
             spk_conds = speaker_conditions(spec, s_index) if spec.snr_per_speaker else conds
             for word in spec.wake_phrases:

@@ -22,7 +22,7 @@ from harness.corpus.render import render_job
 from harness.corpus.vocabulary import Vocabulary
 
 GENERATOR = "harness.corpus.synth"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: KWS corpora other than studio never reuse a studio speaker
 MANIFEST = "manifest.parquet"
 CORPUS_JSON = "corpus.json"
 DATASHEET = "datasheet.md"

@@ -154,8 +154,10 @@ class Speaker:
         return f"{self.accent.voice}+{self.variant}"
 
 
-def make_speakers(acc: Accent, n: int, rng: np.random.Generator, *, first_gender: int = 0) -> list[Speaker]:
-    """``n`` distinct speakers of one accent, genders alternating from ``first_gender`` (0 male, 1 female)."""
+def make_speakers(acc: Accent, n: int, rng: np.random.Generator, *, first_gender: int = 0,
+                  exclude: frozenset[str] = frozenset()) -> list[Speaker]:
+    """``n`` distinct speakers of one accent, genders alternating from ``first_gender`` (0 male, 1 female);
+    a speaker whose id is in ``exclude`` is drawn again (another rate and pitch)."""
     if n > 2 * len(FEMALE_VARIANTS):
         raise ConfigError(f"at most {2 * len(FEMALE_VARIANTS)} distinct speakers per accent, asked for {n}")
     pools = [list(MALE_VARIANTS), list(FEMALE_VARIANTS)]
@@ -163,7 +165,11 @@ def make_speakers(acc: Accent, n: int, rng: np.random.Generator, *, first_gender
     for i in range(n):
         pool = pools[(first_gender + i) % 2]
         variant = pool.pop(int(rng.integers(len(pool))))
-        rate = int(rng.integers(RATE_RANGE_WPM[0], RATE_RANGE_WPM[1] + 1))
-        pitch = int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1))
-        speakers.append(Speaker(acc, variant, rate, pitch))
+        while True:
+            rate = int(rng.integers(RATE_RANGE_WPM[0], RATE_RANGE_WPM[1] + 1))
+            pitch = int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1))
+            speaker = Speaker(acc, variant, rate, pitch)
+            if speaker.id not in exclude:
+                break
+        speakers.append(speaker)
     return speakers

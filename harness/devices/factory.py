@@ -42,6 +42,7 @@ class DeviceSettings:
     inputs: Sequence[ModelInput] | None = None
     progress: Progress | None = None
     verify_loads: bool = False  # a DUT reads every loaded input back (db print): for links that corrupt bytes
+    own_logs: bool = False  # a DUT's transcript and monitor log named by its target: devices measured at once
     host_timings: HostTimings | None = None  # the run's: simulated targets share one host timing per model
 
 
@@ -55,7 +56,7 @@ BACKENDS.add("adb", lambda target, run, s: AdbDevice(target, run, options=s.opti
 
 def _serial_options(target: TargetProfile, s: DeviceSettings) -> dict[str, Any]:
     return {"seed": s.seed, "rules": s.rules, "monitor": target.power_monitor, "inputs": s.inputs,
-            "progress": s.progress, "verify_loads": s.verify_loads}
+            "progress": s.progress, "verify_loads": s.verify_loads, "own_logs": s.own_logs}
 
 
 def _serial(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:

@@ -55,14 +55,17 @@ class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
     def __init__(self, target: TargetProfile, run: RunDirectory, *, seed: int = 0, rules: Rules = MLPERF,
                  monitor: MonitorSpec | None = None, inputs: Sequence[ModelInput] | None = None,
                  retry: RetryPolicy | None = None, progress: Progress | None = None,
-                 verify_loads: bool = False) -> None:
+                 verify_loads: bool = False, own_logs: bool = False) -> None:
         super().__init__(target)
         self.run = run
         self.seed = seed
         self.rules = rules
         self.monitor = monitor
         self.link = target.link
-        self.transcript_path = run.path / contract.TRANSCRIPT
+        # several devices measured at once each keep their own logs, so their lines never interleave
+        self.transcript_path = run.path / (contract.device_transcript(target.name) if own_logs else contract.TRANSCRIPT)
+        self.monitor_log_path = run.path / (contract.device_monitor_log(target.name) if own_logs
+                                            else contract.MONITOR_LOG)
         self.inputs = list(inputs) if inputs is not None else None
         self.retry = retry
         self.progress = progress
@@ -137,8 +140,7 @@ class SerialDutDevice(Device, LatencyMeter, EnergyMeter, Inference):
         check_counts(runs, warmup)
         assert self.client is not None and self.inputs is not None and self.monitor is not None
         voltage = self.monitor.voltage or self.target.power.supply_v
-        with open_monitor(self.monitor, voltage_v=voltage, log_path=self.run.path / contract.MONITOR_LOG) \
-                as monitor:
+        with open_monitor(self.monitor, voltage_v=voltage, log_path=self.monitor_log_path) as monitor:
             result = measure_energy(self.client, monitor, self.inputs, self._rules(warmup), self.run, self.progress,
                                     min_n=runs, name=self._windows_file("energy"))
         window = median_window(result.windows)

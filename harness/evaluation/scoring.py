@@ -93,10 +93,7 @@ class WakeWordScorer(Scorer):
         steps = self.frontend.model_inputs(features, self.input)
         if self.entry.streaming:
             self.session.reset()
-            run = self.session.run
-            out = np.empty(len(steps), dtype=self.output.dtype)
-            for i, x in enumerate(steps):
-                out[i] = run([x])[0].reshape(-1)[0]
+            out = self.session.run_sequence(steps).reshape(len(steps), -1)[:, 0]
         elif len(steps):  # frame-independent: every step in batches, the same outputs (runtimes/base.py)
             rows = steps.reshape(len(steps), *self.input.shape[1:])
             out = self.session.run_rows(rows).reshape(len(steps), -1)[:, 0]

@@ -9,7 +9,10 @@ on everything before them: every call starts from a fresh front end, as a device
 from __future__ import annotations
 
 import numpy as np
-from pymicro_features import MicroFrontend
+
+# pymicro-features' own extension module, which its MicroFrontend class wraps: calling it directly saves the
+# wrapper's per-hop result object, a tenth of the front end's time (100 calls per second of audio).
+from micro_features_cpp import create_frontend, process_samples
 
 from harness.frontends.base import FrontEnd, as_clip, check_shape, quantize, register_frontend
 from harness.runtimes.base import TensorInfo
@@ -25,16 +28,16 @@ def features(audio: np.ndarray) -> np.ndarray:
     """``[n_frames, 40]`` float32 features of a whole clip, identical to feeding the clip in 10 ms
     hops through ``pymicro_wakeword.MicroWakeWordFeatures.process_streaming``."""
     data = as_clip(audio).tobytes()
-    frontend = MicroFrontend()
+    frontend = create_frontend()
     rows: list[list[float]] = []
     pos, last = 0, len(data) - _HOP_BYTES
     while pos <= last:
-        out = frontend.process_samples(data[pos : pos + _HOP_BYTES])
-        if out.samples_read <= 0:
+        frame, samples_read = process_samples(frontend, data[pos : pos + _HOP_BYTES])
+        if samples_read <= 0:
             raise RuntimeError("pymicro-features consumed no samples")
-        if out.features:
-            rows.append(out.features)
-        pos += out.samples_read * 2
+        if frame:
+            rows.append(frame)
+        pos += samples_read * 2
     return np.array(rows, dtype=np.float32).reshape(-1, N_FEATURES)
 
 

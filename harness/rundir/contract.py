@@ -93,6 +93,17 @@ def adb_log(target: str) -> str:
     return f"raw/adb__{target}.log"
 
 
+def device_transcript(target: str) -> str:
+    """A DUT's transcript in a run that measures several attached devices at once: one file per device, so their
+    lines do not interleave (a run with one device keeps ``TRANSCRIPT``)."""
+    return f"raw/transcript__{target}.log"
+
+
+def device_monitor_log(target: str) -> str:
+    """A DUT's power monitor traffic in a run that measures several attached devices at once (else ``MONITOR_LOG``)."""
+    return f"raw/monitor__{target}.log"
+
+
 def windows(kind: str, model: str, target: str) -> str:
     """A DUT's measurement windows (``kind`` latency or energy) as they finished: what ``--resume`` keeps."""
     return f"raw/{kind}_windows__{model}__{target}.jsonl"

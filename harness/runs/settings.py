@@ -29,7 +29,14 @@ def device_settings(job: Job, target: TargetProfile, progress: Progress | None =
     return DeviceSettings(seed=plan.seed, options=RuntimeOptions(xnnpack=plan.runtime.xnnpack,
                                                                  threads=plan.runtime.threads),
                           rules=attachment.rules if attachment and attachment.rules else MLPERF, inputs=inputs,
-                          progress=progress, host_timings=job.host_timings)
+                          progress=progress, own_logs=several_attached(job), host_timings=job.host_timings)
+
+
+def several_attached(job: Job) -> bool:
+    """Whether the run measures two or more attached devices (at once): each then keeps its own transcript, from the
+    first pair to a resumed run's last (a bench session and a one-device run keep raw/transcript.log)."""
+    attached = {t.name for t in job.targets if not t.is_simulated and t.link.board is None}
+    return job.session is None and len(attached) >= 2
 
 
 def eval_settings(plan: Plan) -> EvalSettings:

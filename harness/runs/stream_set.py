@@ -9,13 +9,16 @@ and ``sww_streams_index*.json`` (which group each stream stands for and which cl
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.core.errors import ConfigError, DataError
 from harness.core.hashing import sha256_file
 from harness.core.paths import cache_dir
 from harness.core.progress import Progress
+from harness.corpus.audio import SAMPLE_RATE
 from harness.corpus.stream import INDEX_FILE, TRUTH_FILE, StreamSpec, build_streams, write_stream_set
 from harness.evaluation.scoring import wake_label
 from harness.evaluation.sww import StreamTruth, read_truth, write_truth
@@ -79,12 +82,21 @@ def read_groups(folder: Path) -> dict[str, StreamGroup]:
             for stream in index["streams"]:
                 speakers = stream.get("speakers")
                 groups[str(stream["wav_file"])] = StreamGroup(attribute, str(stream["group"]),
-                                                              tuple(speakers) if speakers is not None else None)
+                                                              tuple(speakers) if speakers is not None else None,
+                                                              _wake_word_speakers(stream.get("clips", [])))
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a stream index ({type(exc).__name__}: {exc})",
                             hint="an index as 'harness corpus stream' writes it: attribute, streams[{wav_file, "
                                  "group}]") from None
     return groups
+
+
+def _wake_word_speakers(clips: list[dict[str, Any]]) -> tuple[tuple[float, str], ...] | None:
+    """(start s, speaker) of each wake word an index lists, or None unless it names every one's speaker."""
+    words = [c for c in clips if c.get("wake_word")]
+    if not words or any(c.get("speaker") is None for c in words):
+        return None
+    return tuple((int(c["start_sample"]) / SAMPLE_RATE, str(c["speaker"])) for c in words)
 
 
 def builtin_streams(spec: str, model: ModelEntry, seed: int, progress: Progress | None = None) -> Path:
@@ -96,7 +108,9 @@ def builtin_streams(spec: str, model: ModelEntry, seed: int, progress: Progress 
     label = wake_label(model)
     folder = cache_dir("streams") / f"synthetic-{size}-seed{seed}-{label}"
     if (folder / TRUTH_FILE).is_file():
-        return folder
+        if all(group.wake_word_speakers is not None for group in read_groups(folder).values()):
+            return folder
+        shutil.rmtree(folder)  # built before indexes named each wake word's speaker: build it again
     corpus = resolve_corpus(spec, seed, progress)
     if label not in set(corpus.manifest["label"].astype(str)):
         raise ConfigError(f"the built-in corpus has no '{label}' clip for model '{model.name}'",
@@ -116,6 +130,8 @@ def builtin_streams(spec: str, model: ModelEntry, seed: int, progress: Progress 
         index = json.loads(index_path.read_text(encoding="utf-8"))
         for stream in index["streams"]:
             stream["speakers"] = sorted({speakers[c["clip_id"]] for c in stream["clips"] if c["wake_word"]})
+            for clip in stream["clips"]:
+                clip["speaker"] = speakers[clip["clip_id"]]
         (staging / f"sww_streams_index_{attribute}.json").write_text(json.dumps(index, indent=2) + "\n",
                                                                     encoding="utf-8")
         index_path.unlink()

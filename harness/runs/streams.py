@@ -184,7 +184,8 @@ def scored(detections_ms: tuple[int, ...], played: PlayedStream, verdict_rule: W
 
 def _counts(counts: dict[WindowRule, SwwCount]) -> dict[str, dict[str, Any]]:
     return {str(rule): {"tp": c.tp, "fn": c.fn, "fp": c.fp, "f1": c.f1,
-                        "false_accepts_per_hour": c.false_accepts_per_hour, "passed": c.passed}
+                        "false_accepts_per_hour": c.false_accepts_per_hour, "passed": c.passed,
+                        "missed_s": list(c.false_negatives)}
             for rule, c in counts.items()}
 
 
@@ -199,6 +200,8 @@ def stream_record(played: PlayedStream, capture: StreamCapture, trace: Trace | N
     duty = capture.duty
     return {"wav_file": truth.wav_file, "attribute": played.group.attribute, "group": played.group.group,
             "speakers": list(played.group.speakers) if played.group.speakers is not None else None,
+            "wake_word_speakers": ([list(pair) for pair in played.group.wake_word_speakers]
+                                   if played.group.wake_word_speakers is not None else None),
             "length_s": truth.length_sec, "n_wake_words": len(truth.detection_windows),
             "detections_ms": list(capture.detections_ms), "marker_missing": not capture.detections_ms,
             "verdict": str(result.verdict), "verdict_rule": str(verdict_rule), "rule_dependent": result.rule_dependent,

@@ -74,6 +74,15 @@ class Session(ABC):
         """
         return self.run_each(rows)
 
+    def run_sequence(self, steps: np.ndarray) -> np.ndarray:
+        """The first output of a one-input model for each row of ``steps`` (``[N, *input_shape]``), invoked
+        once per row in order, so a streaming model carries its state from row to row."""
+        out = np.empty((len(steps), *self.outputs[0].shape), dtype=self.outputs[0].dtype)
+        run = self.run
+        for i in range(len(steps)):
+            out[i] = run([steps[i]])[0]
+        return out
+
     def run_reshaped(self, x: np.ndarray) -> np.ndarray | None:
         """The output of a one-input, one-output stateless model invoked once on ``x``, whose shape may differ
         from the model's input wherever the graph allows it (e.g. a longer time axis through valid

@@ -273,6 +273,22 @@ class LiteRTSession(CheckedSession):
         self._batched[len(rows)] = runner
         return expected
 
+    def run_sequence(self, steps: np.ndarray) -> np.ndarray:
+        if len(self.inputs) != 1 or not len(steps):
+            return super().run_sequence(steps)
+        interpreter = self._interpreter
+        set_tensor, invoke, get_tensor = interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor
+        (input_index,), output_index = self._input_indices, self._output_indices[0]
+        out = np.empty((len(steps), *self.outputs[0].shape), dtype=self.outputs[0].dtype)
+        try:
+            for i in range(len(steps)):  # the loop a streaming model spends its evaluation in: nothing else in it
+                set_tensor(input_index, steps[i])
+                invoke()
+                out[i] = get_tensor(output_index)
+        except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+            raise self._run_error([steps[0]], exc) from exc
+        return out
+
     def run_reshaped(self, x: np.ndarray) -> np.ndarray | None:
         if len(self.inputs) != 1 or len(self.outputs) != 1:
             return None

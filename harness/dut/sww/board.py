@@ -2,8 +2,10 @@
 
 Every command has its own timeout (``play`` from the WAV's length, as the field runner does: length + 10 s);
 every byte goes to the transcript that device errors name. A lost reply is asked for again (every command but
-``play``, which would play the stream twice); a DUT boot banner in a passed-through reply means the DUT reset,
-and is a ``DeviceReset``.
+``play``, which would play the stream twice). A DUT that reset while hearing a stream is a ``DeviceReset``,
+told two ways: a boot banner in a passed-through reply (EEMBC-derived firmware prints ``m-init-done``), or,
+since the sww reference firmware prints nothing at boot and comes up idle, its reply to the ``stop`` that
+ends the stream saying it was not streaming (``I2S is already idle``).
 """
 
 from __future__ import annotations
@@ -227,6 +229,15 @@ class InterfaceBoard:
 
     def stop(self) -> list[str]:
         return self.dut("stop")
+
+    def stop_stream(self) -> list[str]:
+        """``stop`` after a stream: the DUT must still have been streaming, or it reset while hearing it."""
+        lines = self.stop()
+        if any(w.IDLE_AT_STOP in line for line in lines):
+            raise self._error(DeviceReset, "the DUT was idle when the stream ended ('I2S is already idle' in reply "
+                              "to 'stop'): it reset while hearing the stream, which is incomplete",
+                              "check the DUT's supply and watchdog; the stream is played again")
+        return lines
 
 
 class DirectDut(InterfaceBoard):

@@ -40,7 +40,7 @@ def play_stream(board: InterfaceBoard, wav_file: str, length_s: float, settle_s:
     board.play(wav_file, length_s)
     if settle_s:
         time.sleep(settle_s)
-    stop_lines = control.stop()
+    stop_lines = control.stop_stream()
     detections = board.print_detections()
     duty = board.print_dutycycle()
     return StreamCapture(wav_file, length_s, tuple(detections), duty, tuple(stop_lines), board.transcript.path)

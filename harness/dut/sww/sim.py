@@ -33,7 +33,8 @@ from harness.power.wiring import Wiring
 
 SAMPLE_RATE = 16_000
 TICKS_PER_S = 100_000
-BOOT_BANNER = ("m-timestamp-mode-performance", "m-init-done")  # what the EEMBC-derived firmware prints at boot
+EEMBC_BOOT_BANNER = ("m-timestamp-mode-performance", "m-init-done")  # what EEMBC-derived firmware prints at boot
+# The sww reference firmware (sww_ref_util.c, main.c) prints nothing at boot: it comes up idle.
 log = logging.getLogger("harness.dut.sww")
 
 
@@ -70,8 +71,9 @@ class SimSwwDut:
     """
 
     def __init__(self, detector: StreamDetector, name: str = "sim-sww", wirings: list[Wiring] | None = None,
-                 idle_w: float = 0.0, active_w: float = 0.0) -> None:
+                 idle_w: float = 0.0, active_w: float = 0.0, boot_banner: tuple[str, ...] = ()) -> None:
         self.detector = detector
+        self.boot_banner = boot_banner  # () as the reference firmware; EEMBC_BOOT_BANNER as EEMBC-derived firmware
         self.name = name
         self.streaming = False
         self._first_frame = False
@@ -83,10 +85,10 @@ class SimSwwDut:
             wiring.power(0.0, idle_w)
 
     def reset(self) -> None:
-        """A reset (watchdog, brown-out): streaming stops until the host sends ``start`` again; the boot banner
-        comes out before the next reply."""
+        """A reset (watchdog, brown-out): streaming stops until the host sends ``start`` again; a boot banner, if
+        the firmware prints one, comes out before the next reply."""
         self.streaming, self._first_frame = False, False
-        self._booted = list(BOOT_BANNER)
+        self._booted = list(self.boot_banner)
 
     def fault_reset(self, command: str) -> list[str] | None:
         """The seeded reset fault on the DUT's own port: it resets while receiving ``command``, which is lost."""
@@ -107,8 +109,8 @@ class SimSwwDut:
             self.streaming, self._first_frame = True, True
             return [w.END]
         if command == "stop":
-            self.streaming = False
-            return ["Streaming stopped.", w.END]
+            was, self.streaming = self.streaming, False
+            return ["Streaming stopped." if was else f"{w.IDLE_AT_STOP}.  Ignoring stop request", w.END]
         return [f"e-[Unknown command: {command}]", w.END]
 
     def hear(self, left: np.ndarray, start_tick: int = 0) -> Heard:

@@ -24,6 +24,7 @@ DUTY_STOP_HEADER = "Duty cycle stop times (s)"
 TICK_S = 10e-6  # TIM2 at 64 MHz with prescaler 640
 DEBOUNCE_MS = 10  # the board ignores a detection pulse within 10 ms of the previous one
 MAX_TIMESTAMPS = 10_000
+IDLE_AT_STOP = "I2S is already idle"  # the reference DUT's reply to 'stop' when not streaming (sww_ref_util.c)
 MAX_FRAMES = 100  # duty-cycle edges are kept for the first 100 frames only
 NUMBERS_PER_LINE = 10
 
