@@ -20,7 +20,6 @@ from types import ModuleType
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 from harness.core.errors import DataError
 
@@ -149,6 +148,8 @@ def conform(data: np.ndarray, rate: int, source_format: str | None = None) -> Co
         return Conformed(np.ascontiguousarray(data[:, 0]), rate, channels, clipped=False, source_format=fmt)
     x = _as_float(data).mean(axis=1)
     if rate != SAMPLE_RATE:
+        from scipy.signal import resample_poly  # here: scipy.signal takes a noticeable part of a second to import
+
         common = gcd(SAMPLE_RATE, rate)
         x = resample_poly(x, SAMPLE_RATE // common, rate // common)
     x = np.rint(x)

@@ -32,7 +32,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from harness.core.errors import ConfigError, DataError
 
@@ -165,6 +164,8 @@ def to_16k(native: np.ndarray) -> np.ndarray:
     """Resample 22,050 Hz int16 to 16 kHz int16: polyphase 320/441, rounded, no dither."""
     if native.size == 0:
         return np.zeros(0, dtype=np.int16)
+    from scipy.signal import resample_poly  # imported when rendering, not whenever a cached corpus is opened
+
     resampled = resample_poly(native.astype(np.float64), 320, 441)
     return np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
 

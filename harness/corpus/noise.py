@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, fftconvolve, sosfilt
 
 from harness.core.errors import DataError
 
@@ -80,6 +79,8 @@ def tv(n: int, rng: np.random.Generator, talkers: Sequence[np.ndarray], sr: int,
         raise DataError("tv noise needs at least one talker recording")
     speech = _unit_rms(_loop(talkers[int(rng.integers(len(talkers)))], n, rng))
     mix = speech + music(n, rng, sr) * 10.0 ** (music_db / 20.0)
+    from scipy.signal import butter, sosfilt  # imported when rendering, not whenever a cached corpus is opened
+
     sos = butter(4, [200.0, 5000.0], btype="bandpass", fs=sr, output="sos")
     return _unit_rms(sosfilt(sos, mix))
 
@@ -115,6 +116,8 @@ def room_impulse_response(room: Room, sr: int, rng: np.random.Generator,
 
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     """``x`` convolved with ``rir``, cut to the length of ``x``."""
+    from scipy.signal import fftconvolve
+
     return fftconvolve(x, rir)[: x.size]
 
 
