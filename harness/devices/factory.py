@@ -18,12 +18,10 @@ from urllib.parse import urlsplit
 from harness.core.errors import ConfigError
 from harness.core.progress import Progress
 from harness.core.registry import Registry
-from harness.devices.adb.device import AdbDevice
 from harness.devices.base import Device
 from harness.devices.host_timing import HostTimings
 from harness.devices.serial_dut import SerialDutDevice
 from harness.devices.sim import SimulatedDevice
-from harness.devices.ssh.device import SshDevice
 from harness.dut.modes import MLPERF, Rules
 from harness.registry.places import SCHEME
 from harness.registry.targets import TargetProfile
@@ -50,8 +48,24 @@ Opener = Callable[[TargetProfile, RunDirectory, DeviceSettings], Device]
 BACKENDS: Registry[Opener] = Registry("device link scheme")
 BACKENDS.add("sim", lambda target, run, s: SimulatedDevice(target, seed=s.seed, options=s.options,
                                                            host_timings=s.host_timings))
-BACKENDS.add("ssh", lambda target, run, s: SshDevice(target, run, seed=s.seed, options=s.options, progress=s.progress))
-BACKENDS.add("adb", lambda target, run, s: AdbDevice(target, run, options=s.options, progress=s.progress))
+
+
+def _ssh(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
+    """A Linux board over SSH (imported when a run has one: asyncssh takes a tenth of a second to import)."""
+    from harness.devices.ssh.device import SshDevice
+
+    return SshDevice(target, run, seed=s.seed, options=s.options, progress=s.progress)
+
+
+def _adb(target: TargetProfile, run: RunDirectory, s: DeviceSettings) -> Device:
+    """An Android phone through the adb server (imported when a run has one)."""
+    from harness.devices.adb.device import AdbDevice
+
+    return AdbDevice(target, run, options=s.options, progress=s.progress)
+
+
+BACKENDS.add("ssh", _ssh)
+BACKENDS.add("adb", _adb)
 
 
 def _serial_options(target: TargetProfile, s: DeviceSettings) -> dict[str, Any]:
