@@ -1,9 +1,10 @@
 """One host timing per model within a run, given to every simulated target of that run.
 
 A simulated target's host columns time the real model on this host, which is the same loop whatever target
-is simulated: the run times each model once (same files, runtime options, runs and warm-up) and every
-simulated target reports that measurement. The memo belongs to one run (the runner gives each execution a
-fresh one) and never leaves its process with its contents, so measurements cannot mix runs.
+is simulated: the run times each model once (same files, runtime options, runs and warm-up), on the seeded
+inputs of the first target measured, and every simulated target reports that measurement. The memo belongs
+to one run (the runner gives each execution a fresh one) and never leaves its process with its contents, so
+measurements cannot mix runs.
 """
 
 from __future__ import annotations
