@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.core.files import write_atomic
-from harness.evaluation.det import det_curves, plot_det, plot_group_rates
+from harness.evaluation.det import clip_hours, curves_from_sweep, plot_det, plot_group_rates, sweep
 from harness.evaluation.disparity import Disparity, Thresholds, disparity_rows
 from harness.evaluation.groups import JOIN, OVERALL, Attribute, disaggregate
 from harness.evaluation.streaming import StreamingRules
@@ -152,14 +152,18 @@ def write_plots(long: pd.DataFrame, predictions: pd.DataFrame, steps: pd.DataFra
         clips = frame[frame["model"] == model].reset_index(drop=True)
         if not clips["is_positive"].any():
             continue  # no clip of this model's wake phrase: no miss rate to draw
+        attributes = [a for a in ("noise", "accent_group") if a in clips.columns]
+        if not attributes:
+            continue
         scores = steps[steps["model"] == model].set_index("clip_id").loc[clips["clip_id"], "scores"].tolist()
-        for attribute in ("noise", "accent_group"):
-            if attribute in clips.columns:
-                cutoff = [entry.decision.cutoff] if entry.decision else []
-                thresholds = np.unique(np.concatenate([DET_THRESHOLDS, cutoff]))
-                curves = det_curves(scores, clips, rules[model], thresholds, attribute)
-                written.append(plot_det(curves, entry.decision.cutoff if entry.decision else None,
-                                        directory / f"{model}__det_by_{attribute}.png"))
+        cutoff = [entry.decision.cutoff] if entry.decision else []
+        thresholds = np.unique(np.concatenate([DET_THRESHOLDS, cutoff]))
+        tp, fa = sweep(scores, clips, rules[model], thresholds)  # once for both attributes
+        hours = clip_hours(scores, clips, rules[model])
+        for attribute in attributes:
+            curves = curves_from_sweep(tp, fa, clips, thresholds, hours, attribute)
+            written.append(plot_det(curves, entry.decision.cutoff if entry.decision else None,
+                                    directory / f"{model}__det_by_{attribute}.png"))
     return written
 
 
