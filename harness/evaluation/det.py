@@ -155,7 +155,8 @@ def literal(text: object) -> str:
     return "\u200b" + shown if shown.startswith("_") else shown
 
 
-def _save(fig: Figure, path: Path | str) -> Path:
+def save_png(fig: Figure, path: Path | str) -> Path:
+    """The figure as a PNG file at ``path`` (its folder made if needed), as plots/ keeps figures."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
@@ -165,7 +166,7 @@ def _save(fig: Figure, path: Path | str) -> Path:
 
 def plot_det(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None, path: Path | str) -> Path:
     """Save ``det_figure`` as a PNG."""
-    return _save(det_figure(curves, operating_cutoff), path)
+    return save_png(det_figure(curves, operating_cutoff), path)
 
 
 def det_figure(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None) -> Figure:
@@ -199,7 +200,7 @@ def plot_group_rates(
     attribute: str | None = None,
 ) -> Path:
     """Save ``group_rates_figure`` as a PNG."""
-    return _save(group_rates_figure(fairness, metric, model=model, attribute=attribute), path)
+    return save_png(group_rates_figure(fairness, metric, model=model, attribute=attribute), path)
 
 
 def group_rates_figure(
