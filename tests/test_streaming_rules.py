@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from harness.core.errors import DataError
-from harness.evaluation.det import det_curve, det_curves, operating_point, plot_det, sweep
+from harness.evaluation.det import DET_COLUMNS, det_curve, det_curves, operating_point, plot_det, sweep
 from harness.evaluation.streaming import StreamingRules, detect, match, score, smooth, smooth_rows
 
 
@@ -126,6 +126,7 @@ def test_det_curve_counts_with_the_streaming_rules() -> None:
     probs, clips = _toy_clips()
     rules = StreamingRules(window=1, cutoff=0.55, step_s=0.1, refractory_s=1.0)
     curve = det_curve(probs, clips, rules, [0.2, 0.55, 0.75, 0.95])
+    assert list(curve.columns) == DET_COLUMNS
     # misses: 0 / 2 (0.3, 0.5 <= 0.55) / 3 / 4 of 4 positives
     np.testing.assert_allclose(curve["frr"], [0.0, 0.5, 0.75, 1.0])
     # false accepts over 2 h of negative audio: 3, 3, 2, 0

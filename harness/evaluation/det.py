@@ -83,7 +83,7 @@ def _curve(
         "false_accepts": false_accepts,
         "exposure_h": exposure_h,
     }
-    return pd.DataFrame(columns)[DET_COLUMNS]
+    return pd.DataFrame(columns)  # in DET_COLUMNS order
 
 
 def det_curves(

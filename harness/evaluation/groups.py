@@ -152,7 +152,11 @@ def group_labels(df: pd.DataFrame, attribute: Attribute) -> tuple[str, pd.Series
         return name, pd.Series([], index=df.index, dtype=object), []
     codes = df.groupby(list(columns), dropna=False, sort=True).ngroup()
     keys = df[list(columns)].drop_duplicates().assign(_code=codes).sort_values("_code")
-    label_of = {int(row["_code"]): JOIN.join(_format(row[c]) for c in columns) for _, row in keys.iterrows()}
+    if len(columns) == 1:  # the values as the column holds them, as a one-column row holds them too
+        label_of = {int(code): _format(value) for code, value in zip(keys["_code"], keys[columns[0]].tolist(),
+                                                                         strict=True)}
+    else:  # a row of several columns shares one type (an int beside a float becomes a float): keep that
+        label_of = {int(row["_code"]): JOIN.join(_format(row[c]) for c in columns) for _, row in keys.iterrows()}
     labels = codes.map(label_of)
     return name, labels, [label_of[c] for c in sorted(label_of)]
 
