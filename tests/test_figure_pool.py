@@ -8,6 +8,7 @@ import pytest
 
 from harness.core.errors import DataError
 from harness.evaluation.det import det_figure, group_rates_figure, save_png
+from harness.reports import figure_pool
 from harness.reports.figure_pool import Drawings, Pending, shared_workers, warm
 from harness.reports.html.figures import data_uri
 
@@ -47,7 +48,9 @@ def test_a_small_batch_is_drawn_here_without_workers() -> None:
 
 def test_a_shared_block_finishes_what_was_left_to_it(tmp_path: Path) -> None:
     with shared_workers():
-        warm()
+        warm(2)
+        assert figure_pool._shared[-1].pool is None  # too few figures announced to be worth workers
+        warm(100)
         drawings = Drawings(workers=2, min_parallel=1)
         for i in range(3):
             drawings.add(save_png, det_figure, curves(), 0.5, extra=(tmp_path / f"det{i}.png",))

@@ -76,10 +76,11 @@ def shared_workers() -> Iterator[None]:
             block.pool.shutdown(cancel_futures=True)
 
 
-def warm() -> None:
-    """Start the enclosing block's workers now, so their imports overlap work that comes before the figures."""
+def warm(figures: int) -> None:
+    """Start the enclosing block's workers now when about ``figures`` figures are coming (enough to pay for them),
+    so their imports overlap the work that comes before the figures."""
     workers = _workers()
-    if _shared and _shared[-1].pool is None and workers > 1:
+    if _shared and _shared[-1].pool is None and workers > 1 and figures >= MIN_PARALLEL:
         _shared[-1].pool = _new_pool(workers)
         for _ in range(workers):
             _shared[-1].pool.submit(_ready)
@@ -93,8 +94,9 @@ class Pending:
 
 
 class Drawings:
-    """A batch of figures: held while few, sent to worker processes (one per core) once there are ``min_parallel``,
-    so small batches never pay for starting workers. ``results`` gives each figure's saved result in the order added.
+    """A batch of figures: held while few, sent to worker processes (one per core) once there are ``min_parallel``
+    or at once when an enclosing ``shared_workers`` block has started its workers, so small batches never pay for
+    starting workers. ``results`` gives each figure's saved result in the order added.
     """
 
     def __init__(self, workers: int | None = None, min_parallel: int = MIN_PARALLEL) -> None:
@@ -113,8 +115,8 @@ class Drawings:
         index = len(self._jobs) - 1
         if self._pool is not None:
             self._futures[index] = self._pool.submit(_draw, *self._jobs[index])
-        elif len(self._jobs) >= self._min_parallel and self._workers > 1:
-            self._start()
+        elif self._workers > 1 and (len(self._jobs) >= self._min_parallel or (_shared and _shared[-1].pool)):
+            self._start()  # enough figures to pay for workers, or an enclosing block's workers already started
         return Pending(index)
 
     def _start(self) -> None:
