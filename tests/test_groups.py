@@ -281,3 +281,30 @@ def test_false_accepts_per_hour_clustered_by_speaker_by_hand() -> None:
     assert r["n_eff"] == pytest.approx(4 / (8 / 3))
     low, high = stats.chi2.ppf(0.025, 2 * 1.5) / 2 / 1.125, stats.chi2.ppf(0.975, 2 * 1.5 + 2) / 2 / 1.125
     assert (r["ci_low"], r["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_each_model_gets_the_rows_it_would_get_alone() -> None:
+    """Group labels are worked out once over every model's clips: a model keeps only the groups it has, in the
+    same order, with the same numbers as when it is the only model in the frame."""
+    first = random_wake_frame(seed=1).assign(model="a")
+    second = random_wake_frame(seed=2).assign(model="b")
+    second = second[second["accent"] != "en-gb"]
+    together = disaggregate(pd.concat([second, first], ignore_index=True), ["accent", ("accent", "noise")],
+                            "wake_word")
+    for alone in (first, second):
+        model = alone["model"].iloc[0]
+        expected = disaggregate(alone, ["accent", ("accent", "noise")], "wake_word")
+        got = together[together["model"] == model].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert "en-gb" not in set(together.loc[together["model"] == "b", "group"])
+
+
+def test_clips_without_a_speaker_count_as_clips_but_not_as_speakers() -> None:
+    """Speakers 3/3 and 1/3 detected, and two clips (both missed) whose speaker is unknown: n = 8 clips from
+    2 speakers; the design effect comes from the known speakers' clips alone, p = 4/6:
+    (3 - 2)^2 + (1 - 2)^2 = 2 over 6^2, against the binomial (2/3)(1/3) / 6: deff = 1.5."""
+    df = clustered_frame({"a": [True] * 3, "b": [True, False, False], "x": [False, False]})
+    df["speaker"] = df["speaker"].astype(object).where(df["speaker"] != "x", None)
+    r = row(disaggregate(df, [], "wake_word"), "overall", "all", "detection_rate")
+    assert (r["n"], r["n_speakers"], r["k"]) == (8, 2, 4)
+    assert r["design_effect"] == pytest.approx(1.5)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from harness.core.errors import DataError
-from harness.evaluation.det import det_curve, det_curves, operating_point, plot_det, sweep
-from harness.evaluation.streaming import StreamingRules, detect, match, score, smooth
+from harness.evaluation.det import DET_COLUMNS, det_curve, det_curves, operating_point, plot_det, sweep
+from harness.evaluation.streaming import StreamingRules, detect, match, score, smooth, smooth_rows
 
 
 def spikes(n: int, at: list[int], value: float = 0.9) -> np.ndarray:
@@ -126,6 +126,7 @@ def test_det_curve_counts_with_the_streaming_rules() -> None:
     probs, clips = _toy_clips()
     rules = StreamingRules(window=1, cutoff=0.55, step_s=0.1, refractory_s=1.0)
     curve = det_curve(probs, clips, rules, [0.2, 0.55, 0.75, 0.95])
+    assert list(curve.columns) == DET_COLUMNS
     # misses: 0 / 2 (0.3, 0.5 <= 0.55) / 3 / 4 of 4 positives
     np.testing.assert_allclose(curve["frr"], [0.0, 0.5, 0.75, 1.0])
     # false accepts over 2 h of negative audio: 3, 3, 2, 0
@@ -172,3 +173,52 @@ def test_sweep_equals_the_rules_applied_at_every_threshold() -> None:
         start, end = (1.0, 1.6) if positive[i] else (None, None)
         for j, cutoff in enumerate(thresholds):
             assert (tp[i, j], fa[i, j]) == rules.match(rules.detections(p, cutoff), start, end)
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 8, 9, 17])
+def test_smooth_rows_is_smooth_of_every_row_bit_for_bit(window: int) -> None:
+    rng = np.random.default_rng(window)
+    for steps in (window - 1, window, 12, 41):
+        rows = rng.random((6, max(steps, 0))).astype(np.float32)
+        batch = smooth_rows(rows, window)
+        for row, smoothed in zip(rows, batch, strict=True):
+            assert np.array_equal(smoothed, smooth(row, window))
+
+
+def test_count_rows_by_hand() -> None:
+    """Steps of 0.1 s, a refractory of 4 steps, tolerance 0.25 s. The row fires at steps 1 and 5 at cutoff 0.5
+    (times 0.2 s and 0.6 s; step 8 falls inside the refractory after step 5), at step 1 only at cutoff 0.85, and
+    never at 0.95. A negative clip counts both as false accepts; a positive clip with its phrase at 0.3-0.5 s
+    hits at 0.6 s (within the tolerance after the phrase) and the early one is a false accept; without timings
+    the first is the hit and the second, 0.4 s later, is a false accept (more than the tolerance apart)."""
+    rules = StreamingRules(window=1, cutoff=0.5, step_s=0.1, refractory_s=0.35, tolerance_s=0.25)
+    row = [0.0, 0.9, 0.6, 0.6, 0.6, 0.7, 0.7, 0.0, 0.6, 0.0]
+    smoothed = np.array([row, row, row, np.zeros(10)])
+    positive = np.array([False, True, True, True])
+    starts, ends = np.array([np.nan, 0.3, np.nan, 0.3]), np.array([np.nan, 0.5, np.nan, 0.5])
+    hit, fa = rules.count_rows(smoothed, np.array([0.5, 0.85, 0.95]), positive, starts, ends)
+    np.testing.assert_array_equal(hit, [[False, False, False], [True, False, False], [True, True, False],
+                                        [False, False, False]])
+    np.testing.assert_array_equal(fa, [[2, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]])
+    lenient = StreamingRules(window=1, cutoff=0.5, step_s=0.1, refractory_s=0.35, tolerance_s=0.5)
+    hit, fa = lenient.count_rows(smoothed[2:3], np.array([0.5]), positive[2:3], starts[2:3], ends[2:3])
+    assert (bool(hit[0, 0]), int(fa[0, 0])) == (True, 0)  # 0.4 s apart: the same utterance firing again
+
+
+@pytest.mark.parametrize("refractory_s", [0.01, 0.3, 1.0])
+def test_sweep_equals_the_rules_for_timed_untimed_and_negative_clips(refractory_s: float) -> None:
+    """Clips of mixed and equal lengths (so several are swept together), plateaus that fire again, an offset."""
+    rng = np.random.default_rng(11)
+    rules = StreamingRules(window=2, cutoff=0.5, step_s=0.05, refractory_s=refractory_s, tolerance_s=0.3,
+                           offset_s=0.02)
+    probs = [np.repeat(rng.beta(0.6, 1.2, size=rng.integers(0, 30)), rng.integers(1, 4)) for _ in range(90)]
+    kind = np.arange(90) % 3  # 0 negative, 1 positive with timings, 2 positive without
+    clips = pd.DataFrame({"is_positive": kind > 0, "phrase_start_s": np.where(kind == 1, 0.4, np.nan),
+                          "phrase_end_s": np.where(kind == 1, 0.9, np.nan)})
+    thresholds = np.linspace(0.05, 0.95, 13)
+    tp, fa = sweep(probs, clips, rules, thresholds)
+    for i, p in enumerate(probs):
+        for j, cutoff in enumerate(thresholds):
+            expected = rules.count(rules.detections(p, cutoff), bool(kind[i] > 0), clips["phrase_start_s"].iloc[i],
+                                   clips["phrase_end_s"].iloc[i])
+            assert (bool(tp[i, j]), int(fa[i, j])) == expected

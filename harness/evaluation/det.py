@@ -17,8 +17,9 @@ from numpy.typing import ArrayLike
 
 from harness.core.errors import DataError
 from harness.evaluation.groups import HIGHER_IS_BETTER, OVERALL, Attribute, group_labels
-from harness.evaluation.streaming import StreamingRules, smooth
+from harness.evaluation.streaming import StreamingRules, smooth_rows
 
+SWEEP_BATCH = 1 << 21  # (clip, threshold, step) cells swept at once: some tens of MB of working arrays
 DET_COLUMNS = [
     "threshold",
     "frr",
@@ -50,13 +51,15 @@ def sweep(
     nan = np.full(len(clips), np.nan)
     starts = clips["phrase_start_s"].to_numpy(dtype=float) if "phrase_start_s" in clips.columns else nan
     ends = clips["phrase_end_s"].to_numpy(dtype=float) if "phrase_end_s" in clips.columns else nan
-    for i, p in enumerate(probs):
-        smoothed = smooth(p, rules.window)
-        if not smoothed.size:
-            continue
-        for j in np.flatnonzero(cutoffs < smoothed.max()):  # at or above the peak nothing fires: no TP, no FA
-            tp[i, j], fa[i, j] = rules.count(rules.detect_smoothed(smoothed, cutoffs[j]), bool(positive[i]),
-                                             starts[i], ends[i])
+    arrays = [np.asarray(p, dtype=float) for p in probs]
+    if any(a.ndim != 1 for a in arrays):
+        raise DataError("every clip's probabilities must be a 1-D sequence of per-step scores")
+    lengths = np.array([a.size for a in arrays], dtype=np.int64)
+    for length in np.unique(lengths[lengths > 0]):  # clips of equal length are swept together
+        same = np.flatnonzero(lengths == length)
+        for rows in np.array_split(same, -(-same.size * cutoffs.size * int(length) // SWEEP_BATCH)):
+            smoothed = smooth_rows(np.stack([arrays[i] for i in rows]), rules.window)
+            tp[rows], fa[rows] = rules.count_rows(smoothed, cutoffs, positive[rows], starts[rows], ends[rows])
     return tp, fa
 
 
@@ -80,7 +83,7 @@ def _curve(
         "false_accepts": false_accepts,
         "exposure_h": exposure_h,
     }
-    return pd.DataFrame(columns)[DET_COLUMNS]
+    return pd.DataFrame(columns)  # in DET_COLUMNS order
 
 
 def det_curves(
@@ -97,11 +100,14 @@ def det_curves(
     """
     cutoffs = np.asarray(thresholds, dtype=float)
     tp, fa = sweep(probs, clips, rules, cutoffs)
+    return curves_from_sweep(tp, fa, clips, cutoffs, clip_hours(probs, clips, rules), attribute)
+
+
+def clip_hours(probs: Sequence[ArrayLike], clips: pd.DataFrame, rules: StreamingRules) -> np.ndarray:
+    """Each clip's audio in hours: ``duration_s``, else its steps times ``step_s``."""
     if "duration_s" in clips.columns:
-        hours = clips["duration_s"].to_numpy(dtype=float) / 3600.0
-    else:
-        hours = np.array([np.size(p) * rules.step_s / 3600.0 for p in probs])
-    return curves_from_sweep(tp, fa, clips, cutoffs, hours, attribute)
+        return clips["duration_s"].to_numpy(dtype=float) / 3600.0
+    return np.array([np.size(p) * rules.step_s / 3600.0 for p in probs])
 
 
 def curves_from_sweep(
@@ -149,7 +155,8 @@ def literal(text: object) -> str:
     return "\u200b" + shown if shown.startswith("_") else shown
 
 
-def _save(fig: Figure, path: Path | str) -> Path:
+def save_png(fig: Figure, path: Path | str) -> Path:
+    """The figure as a PNG file at ``path`` (its folder made if needed), as plots/ keeps figures."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
@@ -159,7 +166,7 @@ def _save(fig: Figure, path: Path | str) -> Path:
 
 def plot_det(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None, path: Path | str) -> Path:
     """Save ``det_figure`` as a PNG."""
-    return _save(det_figure(curves, operating_cutoff), path)
+    return save_png(det_figure(curves, operating_cutoff), path)
 
 
 def det_figure(curves: Mapping[str, pd.DataFrame], operating_cutoff: float | None) -> Figure:
@@ -193,7 +200,7 @@ def plot_group_rates(
     attribute: str | None = None,
 ) -> Path:
     """Save ``group_rates_figure`` as a PNG."""
-    return _save(group_rates_figure(fairness, metric, model=model, attribute=attribute), path)
+    return save_png(group_rates_figure(fairness, metric, model=model, attribute=attribute), path)
 
 
 def group_rates_figure(

@@ -26,6 +26,7 @@ from harness.evaluation.groups import (
     disaggregate,
     error_of,
     group_labels,
+    labels_within,
     metric_inputs,
 )
 
@@ -239,20 +240,20 @@ def _wald_p(difference: float, diff_b: np.ndarray) -> float:
 
 def _attribute_rows(
     model: str,
-    frame: pd.DataFrame,
-    long: pd.DataFrame,
-    attribute: Attribute,
+    labelled: tuple[str, pd.Series, list[str]],
+    cells: dict[tuple[str, str], pd.DataFrame],
     inputs: list[MetricInputs],
     speaker_code: np.ndarray,
     weights: np.ndarray,
     thresholds: Thresholds,
     confidence: float,
 ) -> list[Disparity]:
-    name, labels, order = group_labels(frame, attribute)
+    """``cells``: the model's rows of the per-group table by (attribute, metric)."""
+    name, labels, order = labelled
     group_code = pd.Categorical(labels, categories=order).codes
     out = []
     for mi in inputs:
-        all_rows = long[(long["attribute"] == name) & (long["metric"] == mi.metric)]
+        all_rows = cells.get((name, mi.metric), _none_of(cells))
         # a group with no clip in this metric's population (e.g. streams without positives) is not compared
         all_rows = all_rows[all_rows["n"] > 0].reset_index(drop=True)
         short = all_rows.loc[~all_rows["sufficient"], "group"].tolist()
@@ -310,6 +311,11 @@ def _attribute_rows(
     return out
 
 
+def _none_of(cells: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """No rows, with the per-group table's columns."""
+    return next(iter(cells.values())).iloc[:0] if cells else pd.DataFrame(columns=["group", "n", "value", "sufficient"])
+
+
 def _undecided(base: dict, n_groups: int, t: Thresholds, confidence: float, n_boot: int) -> dict:
     empty = ("worst_group", "best_group", "ratio", "difference", "four_fifths", "four_fifths_ci")
     empty += ("worst_value", "best_value", "worst_n", "best_n", "worst_n_speakers", "best_n_speakers")
@@ -360,16 +366,18 @@ def disparity_rows(
     if long is None:
         long = disaggregate(df, attributes, task, confidence, min_clips, min_speakers, min_exposure_h)
     results: list[Disparity] = []
+    df = df.reset_index(drop=True)  # a unique index, by which each model takes its rows' labels
+    labelled = [group_labels(df, attribute) for attribute in attributes]
     for model, frame in df.groupby("model", sort=True):
         speakers, speaker_code = np.unique(frame["speaker"].astype(str).to_numpy(), return_inverse=True)
         weights = bootstrap_weights(len(speakers), n_boot, np.random.default_rng(seed))
         inputs = metric_inputs(frame, task)
         model_long = long[(long["model"] == model) & (long["attribute"] != OVERALL[0])]
+        cells = dict(iter(model_long.groupby(["attribute", "metric"], sort=False)))
         rows: list[Disparity] = []
-        for attribute in attributes:
-            rows += _attribute_rows(
-                model, frame, model_long, attribute, inputs, speaker_code, weights, thresholds, confidence
-            )
+        for block in labelled:
+            rows += _attribute_rows(model, labels_within(block, frame.index), cells, inputs, speaker_code, weights,
+                                    thresholds, confidence)
         _adjust(rows, 1.0 - confidence)
         results += rows
     return results

@@ -152,9 +152,22 @@ def group_labels(df: pd.DataFrame, attribute: Attribute) -> tuple[str, pd.Series
         return name, pd.Series([], index=df.index, dtype=object), []
     codes = df.groupby(list(columns), dropna=False, sort=True).ngroup()
     keys = df[list(columns)].drop_duplicates().assign(_code=codes).sort_values("_code")
-    label_of = {int(row["_code"]): JOIN.join(_format(row[c]) for c in columns) for _, row in keys.iterrows()}
+    if len(columns) == 1:  # the values as the column holds them, as a one-column row holds them too
+        label_of = {int(code): _format(value) for code, value in zip(keys["_code"], keys[columns[0]].tolist(),
+                                                                         strict=True)}
+    else:  # a row of several columns shares one type (an int beside a float becomes a float): keep that
+        label_of = {int(row["_code"]): JOIN.join(_format(row[c]) for c in columns) for _, row in keys.iterrows()}
     labels = codes.map(label_of)
     return name, labels, [label_of[c] for c in sorted(label_of)]
+
+
+def labels_within(labelled: tuple[str, pd.Series, list[str]], index: pd.Index) -> tuple[str, pd.Series, list[str]]:
+    """``group_labels`` of the rows ``index`` of the frame ``labelled`` was computed on, without recomputing it: the
+    same labels, and the groups that occur there in the same order (that of the sorted group values)."""
+    name, labels, order = labelled
+    part = labels.loc[index]
+    seen = set(part.unique())
+    return name, part, [label for label in order if label in seen]
 
 
 def _intervals(
@@ -174,66 +187,86 @@ def _intervals(
     return value, np.asarray(low), np.asarray(high)
 
 
-def _design_effects(per_clip: pd.DataFrame, order: list[str], poisson: bool) -> np.ndarray:
-    """One design effect per group in ``order`` from its speakers' sums (NaN for a group without clips)."""
-    population = per_clip[per_clip["n"] > 0]
-    spk = population.groupby(["group", "speaker"], sort=False)[["k", "e"]].sum().reset_index()
-    totals = spk.groupby("group", sort=False)[["k", "e"]].transform("sum")
+def _cell_sums(cell: np.ndarray, columns: dict[str, np.ndarray], size: int) -> pd.DataFrame:
+    """Sums of ``columns`` per cell 0..size-1 (0 for a cell without rows), added in row order as a per-group
+    pandas sum adds them, so every total is that sum bit for bit."""
+    sums = pd.DataFrame({"cell": cell, **columns}).groupby("cell", sort=False).sum()
+    return sums.reindex(np.arange(size), fill_value=0)
+
+
+def _speaker_spread(cell: np.ndarray, speaker: np.ndarray, k: np.ndarray, e: np.ndarray, size: int) -> pd.DataFrame:
+    """Per cell (a metric's group, 0..size-1): k, e, the squared spread of its speakers' sums around the cell's
+    rate and how many speakers have exposure, for ``intervals.design_effect``; speakers in order of appearance,
+    clips without a speaker (code -1) left out as pandas leaves out a missing key."""
+    known = speaker >= 0
+    span = int(speaker.max()) + 1 if speaker.size else 1
+    spk = pd.DataFrame({"key": cell[known] * span + speaker[known], "k": k[known], "e": e[known]})
+    spk = spk.groupby("key", sort=False).sum().reset_index()
+    spk["cell"] = spk["key"].to_numpy() // span
+    totals = spk.groupby("cell", sort=False)[["k", "e"]].transform("sum")
     with np.errstate(divide="ignore", invalid="ignore"):
         spk = spk.assign(spread=(spk["k"] - totals["k"] / totals["e"] * spk["e"]) ** 2,
-                         cluster=(spk["e"] > 0).astype(int))
-    g = spk.groupby("group", sort=False).agg(k=("k", "sum"), e=("e", "sum"), spread=("spread", "sum"),
-                                             clusters=("cluster", "sum")).reindex(order, fill_value=0)
-    return np.asarray(design_effect(g["k"], g["e"], g["spread"], g["clusters"], poisson), dtype=float)
+                         clusters=(spk["e"] > 0).astype(int))
+    return _cell_sums(spk["cell"].to_numpy(), {c: spk[c].to_numpy() for c in ("k", "e", "spread", "clusters")}, size)
+
+
+def _distinct(cell: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
+    """How many distinct non-negative codes each cell 0..size-1 holds."""
+    known = codes >= 0
+    span = int(codes.max()) + 1 if codes.size else 1
+    pairs = np.unique(cell[known] * span + codes[known])
+    return np.bincount(pairs // span, minlength=size)
 
 
 def _one_attribute(
-    frame: pd.DataFrame,
     inputs: list[MetricInputs],
-    name: str,
     labels: pd.Series,
     order: list[str],
+    speakers: tuple[np.ndarray, np.ndarray],
     confidence: float,
     interval: str,
-) -> list[pd.DataFrame]:
-    parts = []
-    for mi in inputs:
-        per_clip = pd.DataFrame(
-            {
-                "group": labels.to_numpy(),
-                "n": mi.mask.astype(int),
-                "k": np.where(mi.mask, mi.k, 0.0),
-                "e": np.where(mi.mask, mi.e, 0.0),
-                "speaker": frame["speaker"].where(mi.mask).to_numpy(),
-            }
-        )
-        deff = _design_effects(per_clip.assign(speaker=frame["speaker"].astype(str).to_numpy()), order, mi.poisson)
-        sums = per_clip.groupby("group", sort=False).agg(
-            n=("n", "sum"), k=("k", "sum"), e=("e", "sum"), n_speakers=("speaker", "nunique")
-        )
-        sums = sums.reindex(order, fill_value=0)
-        n, k, e = (sums[c].to_numpy(dtype=float) for c in ("n", "k", "e"))
-        exposure_h = e if mi.poisson else np.full(len(order), np.nan)
-        value, low, high = _intervals(mi.metric, k, n, exposure_h, deff, confidence, interval)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "attribute": name,
-                    "group": order,
-                    "n": n.astype(int),
-                    "n_speakers": sums["n_speakers"].to_numpy(dtype=int),
-                    "n_eff": n / deff,
-                    "design_effect": deff,
-                    "metric": mi.metric,
-                    "value": value,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "k": k,
-                    "exposure_h": exposure_h,
-                }
-            )
-        )
-    return parts
+) -> dict[str, np.ndarray]:
+    """Every metric's rows for one attribute's groups (metric-major, groups in ``order``), as columns.
+
+    The clips are stacked once per metric and each sum is one grouped pass over every (metric, group) cell:
+    clips outside a metric's population add 0 to its group sums and are left out of its speaker sums.
+    ``speakers``: per clip, the speaker's code as written (-1 when missing) and as text.
+    """
+    distinct = list(dict.fromkeys(order))  # two values may print alike; both rows then show the label's clips
+    n_metrics, n_groups = len(inputs), len(distinct)
+    size = n_metrics * n_groups
+    group = pd.Index(distinct).get_indexer(labels)
+    cell = (np.arange(n_metrics)[:, None] * n_groups + group[None, :]).ravel()
+    mask = np.concatenate([mi.mask for mi in inputs])
+    k = np.concatenate([np.where(mi.mask, mi.k, 0.0) for mi in inputs])
+    e = np.concatenate([np.where(mi.mask, mi.e, 0.0) for mi in inputs])
+    sums = _cell_sums(cell, {"n": mask.astype(int), "k": k, "e": e}, size)
+    as_written, as_text = (np.tile(codes, n_metrics)[mask] for codes in speakers)
+    spread = _speaker_spread(cell[mask], as_text, k[mask], e[mask], size)
+    n_speakers = _distinct(cell[mask], as_written, size)
+    rows = (np.arange(n_metrics)[:, None] * n_groups + pd.Index(distinct).get_indexer(order)[None, :]).ravel()
+    sums, spread, n_speakers = sums.iloc[rows], spread.iloc[rows], n_speakers[rows]
+    n, k_sum, e_sum = (sums[c].to_numpy(dtype=float) for c in ("n", "k", "e"))
+    columns: dict[str, list[np.ndarray]] = {c: [] for c in ("design_effect", "value", "ci_low", "ci_high",
+                                                           "exposure_h")}
+    for j, mi in enumerate(inputs):
+        part = slice(j * len(order), (j + 1) * len(order))
+        g = spread.iloc[part]
+        deff = np.asarray(design_effect(g["k"], g["e"], g["spread"], g["clusters"], mi.poisson), dtype=float)
+        exposure_h = e_sum[part] if mi.poisson else np.full(len(order), np.nan)
+        value, low, high = _intervals(mi.metric, k_sum[part], n[part], exposure_h, deff, confidence, interval)
+        for column, values in zip(columns, (deff, value, low, high, exposure_h), strict=True):
+            columns[column].append(values)
+    out = {c: np.concatenate(v) for c, v in columns.items()}
+    return {
+        "group": np.tile(np.asarray(order, dtype=object), n_metrics),
+        "n": n.astype(int),
+        "n_speakers": n_speakers,
+        "n_eff": n / out["design_effect"],
+        "metric": np.repeat(np.asarray([mi.metric for mi in inputs], dtype=object), len(order)),
+        "k": k_sum,
+        **out,
+    }
 
 
 def disaggregate(
@@ -256,18 +289,23 @@ def disaggregate(
     check_columns(df, task, attributes)
     if interval not in ("wilson", "clopper_pearson"):
         raise ValueError(f"interval must be 'wilson' or 'clopper_pearson', got {interval!r}")
-    parts: list[pd.DataFrame] = []
+    df = df.reset_index(drop=True)  # a unique index, by which each model takes its rows' labels
+    parts: list[dict[str, np.ndarray]] = []
+    labelled = [group_labels(df, attribute) for attribute in attributes]
     for model, frame in df.groupby("model", sort=True):
         inputs = metric_inputs(frame, task)
+        speakers = (pd.factorize(frame["speaker"])[0], pd.factorize(frame["speaker"].astype(str))[0])
         overall = pd.Series(OVERALL[1], index=frame.index)
         blocks = [(OVERALL[0], overall, [OVERALL[1]])]
-        blocks += [group_labels(frame, attribute) for attribute in attributes]
+        blocks += [labels_within(block, frame.index) for block in labelled]
         for name, labels, order in blocks:
-            for part in _one_attribute(frame, inputs, name, labels, order, confidence, interval):
-                parts.append(part.assign(model=model))
+            part = _one_attribute(inputs, labels, order, speakers, confidence, interval)
+            rows = len(part["group"])
+            parts.append({"model": np.full(rows, model, dtype=object), "attribute": np.full(rows, name, dtype=object),
+                          **part})
     if not parts:
         return pd.DataFrame(columns=LONG_COLUMNS)
-    out = pd.concat(parts, ignore_index=True)
+    out = pd.DataFrame({column: np.concatenate([part[column] for part in parts]) for column in parts[0]})
     enough_exposure = out["exposure_h"].isna() | (out["exposure_h"] >= min_exposure_h)
     enough_clips = (out["n"] > 0) & (out["n"] >= min_clips) & (out["n_speakers"] >= min_speakers)
     out["sufficient"] = enough_clips & enough_exposure & out["value"].notna()

@@ -8,11 +8,20 @@ carry a group with no clips.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 Bound = float | np.ndarray
+
+
+def _stats() -> ModuleType:
+    """scipy.stats, imported on first use: it is half a second of imports that a process drawing figures (which
+    imports the group metrics for their names) never needs."""
+    from scipy import stats
+
+    return stats
 
 
 def _alpha(confidence: float) -> float:
@@ -34,7 +43,7 @@ def _out(*arrays: np.ndarray) -> tuple[Bound, ...]:
 
 def wilson(k: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> tuple[Bound, Bound]:
     """Wilson score interval for a binomial proportion k/n (no continuity correction)."""
-    z = stats.norm.ppf(1.0 - _alpha(confidence) / 2.0)
+    z = _stats().norm.ppf(1.0 - _alpha(confidence) / 2.0)
     k_arr, n_arr = _counts(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         centre = (k_arr + z * z / 2.0) / (n_arr + z * z)
@@ -52,8 +61,9 @@ def clopper_pearson(k: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> tup
     alpha = _alpha(confidence)
     k_arr, n_arr = _counts(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = stats.beta.ppf(alpha / 2.0, k_arr, n_arr - k_arr + 1.0)
-        high = stats.beta.ppf(1.0 - alpha / 2.0, k_arr + 1.0, n_arr - k_arr)
+        beta = _stats().beta
+        low = beta.ppf(alpha / 2.0, k_arr, n_arr - k_arr + 1.0)
+        high = beta.ppf(1.0 - alpha / 2.0, k_arr + 1.0, n_arr - k_arr)
     empty = n_arr <= 0
     low = np.where(empty, np.nan, np.where(k_arr == 0, 0.0, low))
     high = np.where(empty, np.nan, np.where(k_arr == n_arr, 1.0, high))
@@ -72,8 +82,9 @@ def poisson_rate(
     if np.any(c < 0) or np.any(e < 0):
         raise ValueError("count and exposure must be non-negative")
     with np.errstate(divide="ignore", invalid="ignore"):
-        mu_low = np.where(c > 0, stats.chi2.ppf(alpha / 2.0, 2.0 * c) / 2.0, 0.0)
-        mu_high = stats.chi2.ppf(1.0 - alpha / 2.0, 2.0 * c + 2.0) / 2.0
+        chi2 = _stats().chi2
+        mu_low = np.where(c > 0, chi2.ppf(alpha / 2.0, 2.0 * c) / 2.0, 0.0)
+        mu_high = chi2.ppf(1.0 - alpha / 2.0, 2.0 * c + 2.0) / 2.0
         valid = e > 0
         rate = np.where(valid, c / e, np.nan)
         low = np.where(valid, mu_low / e, np.nan)

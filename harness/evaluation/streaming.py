@@ -43,6 +43,18 @@ def smooth(probs: ArrayLike, window: int) -> np.ndarray:
     return out
 
 
+def smooth_rows(probs: np.ndarray, window: int) -> np.ndarray:
+    """``smooth`` of every row of a (clips, steps) array of equal-length clips, each row bit for bit as ``smooth``
+    gives it (the same mean over the same window)."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    p = np.asarray(probs, dtype=float)
+    out = np.zeros_like(p)
+    if p.shape[1] >= window:
+        out[:, window - 1 :] = np.lib.stride_tricks.sliding_window_view(p, window, axis=1).mean(axis=-1)
+    return out
+
+
 def score(probs: ArrayLike, window: int) -> float:
     """Per-clip score: the highest smoothed probability (0 for a clip shorter than the window)."""
     smoothed = smooth(probs, window)
@@ -136,6 +148,52 @@ class StreamingRules:
         self, detections: ArrayLike, phrase_start_s: float | None, phrase_end_s: float | None
     ) -> tuple[bool, int]:
         return match(detections, phrase_start_s, phrase_end_s, self.tolerance_s)
+
+    def count_rows(self, smoothed: np.ndarray, cutoffs: np.ndarray, positive: np.ndarray, phrase_start_s: np.ndarray,
+                   phrase_end_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hit, false accepts) per clip (rows of equal-length ``smoothed``) and cutoff (columns): for every pair what
+        ``count(detect_smoothed(row, cutoff), ...)`` gives, with all pairs stepped through their detections at once.
+
+        Each pair's next detection is the first step above its cutoff at least the refractory gap after its last
+        one; times, phrase windows and the untimed chain use the same arithmetic as ``detect`` and ``match*``.
+        """
+        s = np.asarray(smoothed, dtype=float)
+        steps = s.shape[1]
+        # step-major layout, steps reversed: a running minimum down axis 0 then gives, for every step, the first
+        # step at or after it above each cutoff (steps when there is none)
+        backwards = np.ascontiguousarray(s[:, ::-1].T)[:, :, None] > np.asarray(cutoffs, dtype=float)[None, None, :]
+        index = np.arange(steps - 1, -1, -1, dtype=np.int32)[:, None, None]
+        next_above = np.minimum.accumulate(np.where(backwards, index, np.int32(steps)), axis=0)
+        pairs = next_above.shape[1:]
+
+        def first_above(step: np.ndarray) -> np.ndarray:
+            inside = step < steps
+            at = np.take_along_axis(next_above, (steps - 1 - np.where(inside, step, steps - 1))[None], axis=0)[0]
+            return np.where(inside, at, steps)
+
+        gap = refractory_steps(self.refractory_s, self.step_s)
+        starts = np.asarray(phrase_start_s, dtype=float)[:, None]
+        ends = np.asarray(phrase_end_s, dtype=float)[:, None]
+        positive = np.asarray(positive, dtype=bool)[:, None]
+        timed_phrase = positive & ~np.isnan(starts) & ~np.isnan(ends)
+        count = np.zeros(pairs, dtype=np.int64)
+        in_phrase = np.zeros(pairs, dtype=bool)
+        chained = np.zeros(pairs, dtype=np.int64)
+        chain_open = np.ones(pairs, dtype=bool)
+        previous = np.zeros(pairs)
+        at = next_above[-1].astype(np.int64)
+        while (found := at < steps).any():
+            time = self.offset_s + (at.astype(float) + 1.0) * self.step_s
+            in_phrase |= found & (time >= starts - _EPS) & (time <= ends + self.tolerance_s + _EPS)
+            chain_open &= ~found | (count == 0) | (time - previous <= self.tolerance_s + _EPS)
+            chained += found & (count > 0) & chain_open
+            count += found
+            previous = np.where(found, time, previous)
+            at = first_above(at + gap)
+        hit = np.where(timed_phrase, in_phrase, positive & (count > 0))
+        false_accepts = np.where(~positive, count, np.where(timed_phrase, count - in_phrase,
+                                                             np.maximum(count - 1 - chained, 0)))
+        return hit, false_accepts
 
     def count(self, detections: ArrayLike, positive: bool, phrase_start_s: object = None,
               phrase_end_s: object = None) -> tuple[bool, int]:

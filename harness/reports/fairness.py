@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 
 from harness.core.files import write_atomic
-from harness.evaluation.det import det_curves, plot_det, plot_group_rates
+from harness.evaluation.det import clip_hours, curves_from_sweep, det_figure, group_rates_figure, save_png, sweep
 from harness.evaluation.disparity import Disparity, Thresholds, disparity_rows
 from harness.evaluation.groups import JOIN, OVERALL, Attribute, disaggregate
 from harness.evaluation.streaming import StreamingRules
 from harness.registry.models import ModelEntry, Task
 from harness.reports import numbers
+from harness.reports.figure_pool import Drawings
 
 SINGLE = ("accent", "accent_group", "language", "gender", "age_band", "noise", "snr_db", "room")
 INTERSECTIONS = (("accent_group", "noise"), ("accent", "noise"), ("noise", "snr_db"), ("accent_group", "gender"))
@@ -136,30 +137,39 @@ def _pair(ci: Any) -> str:
 
 def write_plots(long: pd.DataFrame, predictions: pd.DataFrame, steps: pd.DataFrame, rules: dict[str, StreamingRules],
                 entries: dict[str, ModelEntry], directory: Path) -> list[Path]:
-    """Detection (or accuracy) by group with interval bars, and DET curves by noise and accent group."""
+    """Detection (or accuracy) by group with interval bars, and DET curves by noise and accent group; returns the
+    files, written by the time this returns (or, inside ``figure_pool.shared_workers``, by the end of that block)."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
     frame = readable_groups(predictions)
-    for model, entry in entries.items():
-        metric = "detection_rate" if entry.task == Task.wake_word else "accuracy"
-        for attribute in ("accent", "noise"):
-            rows = long[(long["model"] == model) & (long["metric"] == metric)]
-            if ((rows["attribute"] == attribute) & rows["value"].notna()).any():
-                written.append(plot_group_rates(rows, metric, directory / f"{model}__{metric}_by_{attribute}.png",
-                                                model=model, attribute=attribute))
-        if model not in rules:
-            continue
-        clips = frame[frame["model"] == model].reset_index(drop=True)
-        if not clips["is_positive"].any():
-            continue  # no clip of this model's wake phrase: no miss rate to draw
-        scores = steps[steps["model"] == model].set_index("clip_id").loc[clips["clip_id"], "scores"].tolist()
-        for attribute in ("noise", "accent_group"):
-            if attribute in clips.columns:
-                cutoff = [entry.decision.cutoff] if entry.decision else []
-                thresholds = np.unique(np.concatenate([DET_THRESHOLDS, cutoff]))
-                curves = det_curves(scores, clips, rules[model], thresholds, attribute)
-                written.append(plot_det(curves, entry.decision.cutoff if entry.decision else None,
-                                        directory / f"{model}__det_by_{attribute}.png"))
+    written: list[Path] = []
+    with Drawings() as drawings:
+        for model, entry in entries.items():
+            metric = "detection_rate" if entry.task == Task.wake_word else "accuracy"
+            for attribute in ("accent", "noise"):
+                rows = long[(long["model"] == model) & (long["metric"] == metric)]
+                if ((rows["attribute"] == attribute) & rows["value"].notna()).any():
+                    written.append(directory / f"{model}__{metric}_by_{attribute}.png")
+                    drawings.add(save_png, group_rates_figure, rows, metric, model=model, attribute=attribute,
+                                 extra=(written[-1],))
+            if model not in rules:
+                continue
+            clips = frame[frame["model"] == model].reset_index(drop=True)
+            if not clips["is_positive"].any():
+                continue  # no clip of this model's wake phrase: no miss rate to draw
+            attributes = [a for a in ("noise", "accent_group") if a in clips.columns]
+            if not attributes:
+                continue
+            scores = steps[steps["model"] == model].set_index("clip_id").loc[clips["clip_id"], "scores"].tolist()
+            cutoff = [entry.decision.cutoff] if entry.decision else []
+            thresholds = np.unique(np.concatenate([DET_THRESHOLDS, cutoff]))
+            tp, fa = sweep(scores, clips, rules[model], thresholds)  # once for both attributes
+            hours = clip_hours(scores, clips, rules[model])
+            for attribute in attributes:
+                curves = curves_from_sweep(tp, fa, clips, thresholds, hours, attribute)
+                written.append(directory / f"{model}__det_by_{attribute}.png")
+                drawings.add(save_png, det_figure, curves, entry.decision.cutoff if entry.decision else None,
+                             extra=(written[-1],))
+        drawings.finish_later()  # inside a run's shared workers, the files are complete when the run's block ends
     return written
 
 

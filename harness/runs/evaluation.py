@@ -30,11 +30,13 @@ from harness.reports.fairness import (
     write_disparity,
     write_plots,
 )
+from harness.reports.figure_pool import warm as warm_figure_workers
 from harness.reports.tables import write_table
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory
 
 BUILTIN = "builtin:"
+PLOTS_PER_MODEL = 4  # in plots/: detection by accent and by noise, DET by noise and by accent group
 
 
 def resolve_corpus(spec: str, seed: int = 0, progress: Progress | None = None) -> Corpus:
@@ -65,6 +67,7 @@ def run_evaluation(run: RunDirectory, entries: list[ModelEntry], corpus: Corpus,
     if not entries:
         raise ConfigError("no model to evaluate: evaluation needs wake_word or kws models with evaluate: true")
     predictions, steps = evaluate(entries, corpus, run.path / contract.EVAL_CHUNKS, settings, progress)
+    warm_figure_workers(PLOTS_PER_MODEL * len(entries))  # their imports overlap the tables below
     predictions.to_parquet(run.path / contract.PREDICTIONS, index=False)
     steps.to_parquet(run.path / contract.SCORES, index=False)
     by_name = {e.name: e for e in entries}

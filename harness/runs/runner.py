@@ -25,6 +25,7 @@ from harness.registry.plans import Plan
 from harness.registry.targets import TargetRegistry
 from harness.reports.carbon import write_carbon
 from harness.reports.documents import write_documents
+from harness.reports.figure_pool import shared_workers
 from harness.rundir import contract
 from harness.rundir.directory import RunDirectory, new_run_id
 from harness.runs.accuracy import measure_accuracy
@@ -175,6 +176,12 @@ def _steps(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Co
            progress: Progress | None) -> tuple[PairResult | None, list[str]]:
     """Efficiency on the targets (or accuracy on the device), host evaluation, the decision, the documents; returns
     the last device's outcome and what could not be measured, with why."""
+    with shared_workers():  # one pool of figure workers for the run's plots and its report
+        return _measure_and_document(run, job, corpus, device_corpus, progress)
+
+
+def _measure_and_document(run: RunDirectory, job: Job, corpus: Corpus | None, device_corpus: Corpus | None,
+                          progress: Progress | None) -> tuple[PairResult | None, list[str]]:
     plan = job.plan
     accuracy = job.session.accuracy if job.session else None
     streams = job.session.streams if job.session else None

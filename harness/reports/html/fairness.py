@@ -15,7 +15,8 @@ from harness.evaluation.scoring import WakeWordScorer
 from harness.evaluation.streaming import StreamingRules
 from harness.registry.models import ModelEntry, Task
 from harness.reports.cards import formatting as fmt
-from harness.reports.html.figures import data_uri, tradeoff_figure
+from harness.reports.figure_pool import Drawings
+from harness.reports.html.figures import figure_uri, tradeoff_figure
 from harness.reports.html.tradeoff import sweep_model, tradeoff
 from harness.reports.run_tables import RunTables
 
@@ -55,7 +56,8 @@ def _tradeoff_rows(tables: dict[str, pd.DataFrame], cutoff: float) -> list[dict[
 
 
 def model_section(tables: RunTables, model: str, entry: ModelEntry | None, predictions: pd.DataFrame | None,
-                  scores: pd.DataFrame | None, min_group_size: int) -> dict[str, Any]:
+                  scores: pd.DataFrame | None, min_group_size: int, drawings: Drawings | None = None) -> dict[str, Any]:
+    """One model's accuracy section; its figures drawn now, or added to ``drawings``."""
     rows = tables.fairness_of(model)
     section: dict[str, Any] = {"name": model, "anchor": f"model-{model}", "notes": [], "figures": [],
                                "overall": [], "tradeoff": [], "disparity": [], "small": []}
@@ -74,7 +76,7 @@ def model_section(tables: RunTables, model: str, entry: ModelEntry | None, predi
             section["figures"].append({
                 "caption": f"{metric} by {attribute} with {confidence:.0%} intervals (fairness.csv); grey hatched: "
                            "insufficient evidence",
-                "uri": data_uri(group_rates_figure(part, metric, model=model, attribute=attribute))})
+                "uri": figure_uri(drawings, group_rates_figure, part, metric, model=model, attribute=attribute)})
     small = rows[(rows["attribute"] != OVERALL[0]) & (rows["n"] < min_group_size) & ~rows["attribute"].str.contains(
         JOIN, regex=False)]
     section["small"] = sorted({f"{a}={g}" for a, g in zip(small["attribute"], small["group"], strict=True)})
@@ -94,12 +96,13 @@ def model_section(tables: RunTables, model: str, entry: ModelEntry | None, predi
         if attribute in swept.curves:
             section["figures"].append({"caption": f"DET curves by {attribute} (raw/scores.parquet through the "
                                                   "model's counting rules); dots: the cutoff",
-                                       "uri": data_uri(det_figure(swept.curves[attribute], swept.cutoff))})
+                                       "uri": figure_uri(drawings, det_figure, swept.curves[attribute],
+                                                         swept.cutoff)})
     trade = {a: tradeoff(swept.curves[a], min_group_size) for a in TRADEOFF_ATTRIBUTES if a in swept.curves}
     trade = {a: t for a, t in trade.items() if t["gap"].notna().any()}
     if trade:
         section["figures"].append({"caption": f"fairness-accuracy trade-off: groups with at least {min_group_size} "
                                               "positive clips; star: the model's cutoff",
-                                   "uri": data_uri(tradeoff_figure(trade, swept.cutoff, model))})
+                                   "uri": figure_uri(drawings, tradeoff_figure, trade, swept.cutoff, model)})
         section["tradeoff"] = _tradeoff_rows(trade, entry.decision.cutoff)
     return section

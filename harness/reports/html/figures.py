@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import inspect
 import io
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from matplotlib.figure import Figure
 
 from harness.evaluation.det import literal
 from harness.power.trace import Trace
+from harness.reports.figure_pool import Drawings, Pending
 
 DPI = 90
 ENVELOPE_BINS = 1500
@@ -29,6 +32,13 @@ def data_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def figure_uri(drawings: Drawings | None, build: Callable[..., Figure], *args: Any, **kwargs: Any) -> str | Pending:
+    """``data_uri(build(*args, **kwargs))``: drawn now without ``drawings``, else its place in that batch."""
+    if drawings is None:
+        return data_uri(build(*args, **kwargs))
+    return drawings.add(data_uri, build, *args, **kwargs)
 
 
 def latency_figure(samples: dict[str, pd.Series], budget_ms: float | None, target: str) -> Figure:

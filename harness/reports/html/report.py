@@ -10,6 +10,7 @@ import jinja2
 import pandas as pd
 
 from harness import __version__
+from harness.reports.figure_pool import Drawings
 from harness.reports.html.fairness import model_section
 from harness.reports.html.sections import (
     carbon_section,
@@ -39,13 +40,19 @@ def _raw(tables: RunTables, name: str) -> pd.DataFrame | None:
 
 
 def page(tables: RunTables, min_group_size: int) -> dict[str, Any]:
-    """Everything the template shows, as plain data; a section a run has no data for is None or empty."""
+    """Everything the template shows, as plain data; a section a run has no data for is None or empty. The figures
+    are drawn as one batch (in worker processes when there are many) while the sections are worked out."""
+    with Drawings() as drawings:
+        return drawings.fill(_sections(tables, min_group_size, drawings))
+
+
+def _sections(tables: RunTables, min_group_size: int, drawings: Drawings) -> dict[str, Any]:
     manifest = tables.manifest
     predictions, scores = _raw(tables, "predictions.parquet"), _raw(tables, "scores.parquet")
     entries = registry_entries(tables.model_names)
     evaluated = [m for m in tables.model_names if not tables.fairness_of(m).empty]
-    latency, flat_latency = latency_figures(tables)
-    power, flat_power = power_figures(tables)
+    power, flat_power = power_figures(tables, drawings)  # the slowest figures first
+    latency, flat_latency = latency_figures(tables, drawings)
     return {
         "run_id": tables.run_id,
         "created": manifest.get("created_utc", "not recorded"),
@@ -65,7 +72,8 @@ def page(tables: RunTables, min_group_size: int) -> dict[str, Any]:
         "flat_latency": flat_latency,
         "power": power,
         "flat_power": flat_power,
-        "models": [model_section(tables, m, entries[m], predictions, scores, min_group_size) for m in evaluated],
+        "models": [model_section(tables, m, entries[m], predictions, scores, min_group_size, drawings)
+                   for m in evaluated],
         "quantization": report_section(tables.path),
         "not_evaluated": [m for m in tables.model_names if m not in evaluated] if evaluated else [],
     }

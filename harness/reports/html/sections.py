@@ -12,7 +12,8 @@ from harness.evaluation.groups import JOIN
 from harness.power.trace import Trace
 from harness.reports import numbers
 from harness.reports.cards import formatting as fmt
-from harness.reports.html.figures import data_uri, latency_figure, power_figure
+from harness.reports.figure_pool import Drawings
+from harness.reports.html.figures import figure_uri, latency_figure, power_figure
 from harness.reports.run_tables import GATE_STATUS_ORDER, RunTables, carbon_view, gate_rank
 
 FITS = ("fits_latency", "fits_power", "fits_memory")
@@ -216,8 +217,9 @@ def has_spread(values: np.ndarray) -> bool:
     return bool(high - low > SPREAD * abs(mid)) if mid else bool(high > low)
 
 
-def latency_figures(tables: RunTables) -> tuple[list[dict[str, str]], list[str]]:
-    """Latency distributions of the models whose latency varies, and a note for those that are constant."""
+def latency_figures(tables: RunTables, drawings: Drawings | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Latency distributions of the models whose latency varies, and a note for those that are constant (figures
+    drawn now, or added to ``drawings``)."""
     out, flat = [], []
     for target, models in _by_target(tables).items():
         samples = {}
@@ -235,7 +237,7 @@ def latency_figures(tables: RunTables) -> tuple[list[dict[str, str]], list[str]]
             budget = tables.efficiency.loc[tables.efficiency["target"] == target, "latency_budget_ms"].iloc[0]
             out.append({"caption": f"{target}: device latency of every timed inference "
                                    f"(raw/latency__<model>__{target}.parquet)",
-                        "uri": data_uri(latency_figure(samples, float(budget), target))})
+                        "uri": figure_uri(drawings, latency_figure, samples, float(budget), target)})
     return out, flat
 
 
@@ -262,9 +264,10 @@ def _window_power(trace: Trace) -> np.ndarray:
     return power
 
 
-def power_figures(tables: RunTables) -> tuple[list[dict[str, str]], list[str]]:
+def power_figures(tables: RunTables, drawings: Drawings | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Measured traces, and simulated ones only when the power varies within the timed window (a simulated device
-    draws a constant power while it infers: a flat rectangle says nothing that mJ/inf does not)."""
+    draws a constant power while it infers: a flat rectangle says nothing that mJ/inf does not); figures drawn now,
+    or added to ``drawings``."""
     out, flat = [], []
     eff = tables.efficiency
     for target, models in _by_target(tables).items():
@@ -289,5 +292,5 @@ def power_figures(tables: RunTables) -> tuple[list[dict[str, str]], list[str]]:
             label = "SIMULATED by the cost model, not measured" if simulated else "measured"
             out.append({"caption": f"{target}: power over the measurement ({label}); shaded: the timed window between "
                                    "the two timestamp events, whose energy / inferences is mJ/inf",
-                        "uri": data_uri(power_figure(traces, runs, target))})
+                        "uri": figure_uri(drawings, power_figure, traces, runs, target)})
     return out, flat

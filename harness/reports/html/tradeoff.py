@@ -56,10 +56,11 @@ def tradeoff(curves: dict[str, pd.DataFrame], min_positives: int) -> pd.DataFram
     eligible = stacked[stacked["n_positive"] >= min_positives]
     rows = []
     for threshold, part in eligible.groupby("threshold"):
-        worst, best = part.loc[part["frr"].idxmax()], part.loc[part["frr"].idxmin()]
-        rows.append({"threshold": threshold, "worst_group": worst["group"], "worst_frr": float(worst["frr"]),
-                     "best_group": best["group"], "best_frr": float(best["frr"]),
-                     "gap": float(worst["frr"] - best["frr"]), "n_groups": len(part)})
+        frr, groups = part["frr"].to_numpy(dtype=float), part["group"].to_numpy()
+        worst, best = int(np.nanargmax(frr)), int(np.nanargmin(frr))  # the first of equals, as idxmax takes
+        rows.append({"threshold": threshold, "worst_group": groups[worst], "worst_frr": float(frr[worst]),
+                     "best_group": groups[best], "best_frr": float(frr[best]),
+                     "gap": float(frr[worst] - frr[best]), "n_groups": len(part)})
     out = pd.DataFrame(rows, columns=[c for c in TRADEOFF_COLUMNS if c not in ("frr", "fa_per_hour")])
     out = out.merge(pooled.reset_index(), on="threshold", how="right")
     with np.errstate(divide="ignore", invalid="ignore"):
