@@ -180,3 +180,18 @@ def test_same_outputs_tolerance() -> None:
     assert not same_outputs(np.array([1], np.int8), np.array([2], np.int8))
     assert not same_outputs(step.astype(np.float64), step)
     assert dataclasses.replace(EvalSettings().options_float).max_batch > 1
+
+
+def test_a_stretch_check_on_a_one_embedding_clip_still_sees_every_row(clips, registry) -> None:
+    """The first clip of a stretch length may fill one row of it: the check compares every row (padding
+    included), so a model whose later rows are misplaced is caught before a longer clip uses them."""
+    scorer = make_scorer(registry.get("oww-alexa"), _options(True, 64))
+    windowed = make_scorer(registry.get("oww-alexa"), _options(True, 1)).stages[1]
+    shifted = _ShiftedStretches(scorer.stages[1])
+    audio = clips[0][1]
+    one = np.resize(audio, 1760 + 9 * 1280)  # one embedding without a prefill
+    five = np.resize(audio, 1760 + 13 * 1280)  # five: the same stretch length (8)
+    for clip in (one, five):
+        got = oww.embeddings(clip, scorer.stages[0], shifted, prefill_samples=0)
+        assert np.array_equal(got, oww.embeddings(clip, scorer.stages[0], windowed, prefill_samples=0))
+    assert oww._SEQUENCE_CHECKED[shifted] == {8: False}
