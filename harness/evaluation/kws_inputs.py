@@ -16,7 +16,7 @@ import pandas as pd
 from harness.core.errors import ConfigError, MeasurementError
 from harness.core.progress import Progress
 from harness.corpus.directory import Corpus
-from harness.evaluation.engine import read_clip, with_clip_columns
+from harness.evaluation.engine import clip_records, read_clip, with_clip_columns
 from harness.evaluation.scoring import ClassifierScorer, KwsClasses
 from harness.registry.models import ModelEntry, Task
 from harness.runtimes import RuntimeOptions
@@ -79,5 +79,4 @@ def device_predictions(model: ModelEntry, corpus: Corpus, rows: list[dict[str, A
 
 
 def _records(corpus: Corpus) -> list[dict[str, Any]]:
-    manifest = corpus.manifest.reset_index(drop=True)
-    return manifest.astype(object).where(manifest.notna(), None).to_dict("records")
+    return clip_records(corpus.manifest.reset_index(drop=True))

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.core.errors import ConfigError
 from harness.corpus.directory import Corpus
-from harness.evaluation.engine import read_clip
+from harness.evaluation.engine import clip_records, read_clip
 from harness.evaluation.scoring import ClassifierScorer, dequantize
 from harness.registry.models import ModelEntry, Task
 from harness.runtimes import RuntimeOptions, get_runtime
@@ -58,8 +58,7 @@ class PairParity:
 
 def slice_clips(corpus: Corpus, n: int) -> list[dict[str, Any]]:
     """The first ``n`` clips in manifest order: a fixed slice, the same on every machine."""
-    manifest = corpus.manifest.reset_index(drop=True).head(n)
-    return manifest.astype(object).where(manifest.notna(), None).to_dict("records")
+    return clip_records(corpus.manifest.reset_index(drop=True).head(n))
 
 
 def run_everywhere(entry: ModelEntry, corpus: Corpus, clips: list[dict[str, Any]]) -> list[RuntimeScores]:
